@@ -1,0 +1,69 @@
+import type { Command } from '../sdk/cli.ts';
+import { describeSchema, loadConfig } from '../sdk/config/types.ts';
+import { isNsmError, NsmError } from '../sdk/errors.ts';
+
+type Loader = () => Promise<{ default: Command }>;
+
+/** Every subcommand, loaded only when used. */
+export const commands: ReadonlyArray<readonly [string, Loader]> = [
+  ['webhook', () => import('../webhook/command.ts')],
+  ['inject', () => import('../webhook/inject-command.ts')],
+  ['forwarder', () => import('../forwarder/command.ts')],
+  ['nsc init', () => import('../sidecar/nsc/init-command.ts')],
+  ['nsc run', () => import('../sidecar/nsc/run-command.ts')],
+  ['nse', () => import('../sidecar/nse/command.ts')],
+  ['sandbox', () => import('../sandbox/command.ts')],
+];
+
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
+
+async function usage(): Promise<string> {
+  const rows = await Promise.all(commands.map(async ([name, load]) => `  ${name.padEnd(10)}  ${(await load()).default.summary}`));
+  return ['nsm: Network Service Mesh for Kubernetes', '', 'usage: nsm <command> [--help]', '', 'commands:', ...rows, ''].join('\n');
+}
+
+export function commandHelp(name: string, command: Command): string {
+  return [
+    `nsm ${name}: ${command.summary}`, '',
+    `usage: nsm ${name}${command.usage ? ` ${command.usage}` : ''}`, '',
+    'environment:', describeSchema(command.env), '',
+  ].join('\n');
+}
+
+function find(args: string[]): { name: string; load: Loader; rest: string[] } | undefined {
+  for (const [name, load] of commands) {
+    const words = name.split(' ');
+    if (words.every((w, i) => args[i] === w)) return { name, load, rest: args.slice(words.length) };
+  }
+  return undefined;
+}
+
+/** Runs one subcommand and returns the process exit code. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, out = process.stdout, err = process.stderr): Promise<number> {
+  if (args.length === 0 || isHelp(args[0])) {
+    out.write(await usage());
+    return args.length === 0 ? 2 : 0;
+  }
+  const hit = find(args);
+  if (!hit) {
+    err.write(`nsm: unknown command ${JSON.stringify(args.join(' '))}\n\n${await usage()}`);
+    return 2;
+  }
+  const command = (await hit.load()).default;
+  if (hit.rest.some(isHelp)) {
+    out.write(commandHelp(hit.name, command));
+    return 0;
+  }
+  try {
+    const config = loadConfig(command.env, env);
+    return (await command.run(config, hit.rest)) ?? 0;
+  } catch (e) {
+    if (isNsmError(e)) {
+      err.write(`nsm ${hit.name}: ${e.message}\n`);
+      return e.code === 'INVALID_ARGUMENT' ? 2 : e.code === 'UNIMPLEMENTED' ? 3 : 1;
+    }
+    throw e;
+  }
+}
+
+export { NsmError };

@@ -1,0 +1,95 @@
+import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { NsmError } from '../errors.ts';
+import { grpcTarget, parseAddress } from './address.ts';
+import { deserialize, methodPath, serialize, type MethodDef, type ServiceDef } from './definitions.ts';
+import { fromServiceError } from './status.ts';
+
+export interface DialOptions {
+  credentials?: ChannelCredentials;
+  /** How long to wait for the connection to come up (default 5 s). */
+  dialTimeoutMs?: number;
+  signal?: AbortSignal;
+  channelOptions?: Record<string, string | number>;
+}
+
+/** A channel to one address; `target` is the address as the user wrote it, for messages. */
+export interface Channel {
+  readonly client: Client;
+  readonly target: string;
+  close(): void;
+}
+
+export async function dial(address: string, options: DialOptions = {}): Promise<Channel> {
+  const target = grpcTarget(parseAddress(address));
+  const client = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), options.channelOptions ?? {});
+  const timeoutMs = options.dialTimeoutMs ?? 5000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(new NsmError('CANCELLED', `dialing ${address} was cancelled`));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      client.waitForReady(Date.now() + timeoutMs, (err) => {
+        options.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(new NsmError('UNAVAILABLE', `cannot reach ${address} within ${timeoutMs} ms: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return { client, target: address, close: () => client.close() };
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  metadata?: Metadata;
+}
+
+function abortReason(signal: AbortSignal, target: string): NsmError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof NsmError) return reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') return new NsmError('DEADLINE_EXCEEDED', `${target}: ${reason.message}`);
+  return new NsmError('CANCELLED', `call to ${target} was cancelled`);
+}
+
+/** One unary call as a promise; aborting the signal cancels the call on the wire. */
+export function unary<Req, Res>(channel: Channel, service: ServiceDef, method: MethodDef<Req, Res>, req: Req, options: CallOptions = {}): Promise<Res> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal, channel.target));
+  return new Promise<Res>((resolve, reject) => {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const onAbort = () => call.cancel();
+    const call = channel.client.makeUnaryRequest(
+      methodPath(service, method), serialize(method.requestType), deserialize(method.responseType), req,
+      options.metadata ?? new Metadata(), { deadline },
+      (err: ServiceError | null, res?: Res) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(signal?.aborted ? abortReason(signal, channel.target) : fromServiceError(err, channel.target));
+        else resolve(res as Res);
+      },
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A server-streaming call as an async iterable; errors surface as NsmError, abort cancels it. */
+export async function* serverStream<Req, Res>(channel: Channel, service: ServiceDef, method: MethodDef<Req, Res>, req: Req, options: CallOptions = {}): AsyncGenerator<Res> {
+  const { signal } = options;
+  const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+  const call = channel.client.makeServerStreamRequest(
+    methodPath(service, method), serialize(method.requestType), deserialize(method.responseType), req,
+    options.metadata ?? new Metadata(), { deadline },
+  );
+  const onAbort = () => call.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const item of call) yield item as Res;
+  } catch (err) {
+    if (signal?.aborted) throw abortReason(signal, channel.target);
+    throw fromServiceError(err as ServiceError, channel.target);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    call.cancel();
+  }
+}

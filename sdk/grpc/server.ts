@@ -1,0 +1,60 @@
+import { mkdir, chmod, lstat, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { NsmError } from '../errors.ts';
+import { parseAddress, grpcBindTarget, type ListenAddress } from './address.ts';
+import { toGrpcService, type ServiceDef } from './definitions.ts';
+
+export interface ServiceBinding {
+  definition: ServiceDef;
+  implementation: UntypedServiceImplementation;
+}
+
+export interface GrpcServerOptions {
+  listenOn: string;
+  services: ServiceBinding[];
+  credentials?: ServerCredentials;
+  /** Mode of a unix socket file (default 0o660). */
+  socketMode?: number;
+}
+
+export interface RunningGrpcServer {
+  readonly server: Server;
+  /** Where clients reach it, with the real port when `:0` was asked for. */
+  readonly address: ListenAddress;
+  stop(graceMs?: number): Promise<void>;
+}
+
+async function removeStaleSocket(path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (!stat) return;
+  if (!stat.isSocket()) throw new NsmError('FAILED_PRECONDITION', `${path} exists and is not a socket; remove it or listen elsewhere`);
+  await unlink(path);
+}
+
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const requested = parseAddress(options.listenOn);
+  if (requested.kind === 'unix') {
+    await mkdir(dirname(requested.path), { recursive: true });
+    await removeStaleSocket(requested.path);
+  }
+  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  for (const s of options.services) server.addService(toGrpcService(s.definition), s.implementation);
+  const credentials = options.credentials ?? ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(grpcBindTarget(requested), credentials, (err, p) => (err ? reject(new NsmError('UNAVAILABLE', `cannot listen on ${options.listenOn}: ${err.message}`, { cause: err })) : resolve(p)));
+  });
+  if (requested.kind === 'unix') await chmod(requested.path, options.socketMode ?? 0o660);
+  const address: ListenAddress = requested.kind === 'unix' ? requested : { ...requested, port };
+  return {
+    server,
+    address,
+    stop: (graceMs = 5000) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => server.forceShutdown(), graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }),
+  };
+}
