@@ -101,7 +101,10 @@ export function validateValues(chart: Chart, values: unknown): string[] {
   const ajv = new Ajv({ allErrors: true, strict: true });
   const validate = ajv.compile(chart.schema);
   if (validate(values)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+  return validate.errors!.map((e) => {
+    const allowed = 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : '';
+    return `${e.instancePath || '/'} ${String(e.message)}${allowed}`;
+  });
 }
 
 const CHART_FIELDS: Record<string, string> = {

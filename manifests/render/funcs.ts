@@ -25,7 +25,7 @@ function strval(v: unknown, fn: string): string {
   if (typeof v === 'boolean') return String(v);
   if (typeof v === 'number') return String(v);
   if (v instanceof Float) return formatNumberOrThrow(v.v);
-  throw new TemplateError(`${fn} of a ${v === null || v === undefined ? 'nil' : typeof v} value is not supported`);
+  throw new TemplateError(`${fn} of ${v === null || v === undefined ? 'a nil value' : `a value of type ${typeof v}`} is not supported`);
 }
 
 function comparable(a: unknown, b: unknown, fn: string): void {

@@ -133,7 +133,7 @@ function readPath(s: string, i: number, pos: string): { path: string[]; next: nu
     IDENT.lastIndex = i + 1;
     const m = IDENT.exec(s);
     if (!m) {
-      if (path.length === 0 && (i + 1 >= s.length || /[\s)|,]/.test(s[i + 1] ?? ''))) return { path, next: i + 1 };
+      if (path.length === 0 && /^[\s)|,]?$/.test(s.charAt(i + 1))) return { path, next: i + 1 };
       throw new TemplateError(`${pos}: bad field name after '.'`);
     }
     path.push(m[0]);
@@ -146,7 +146,7 @@ function lex(s: string, pos: string): Tok[] {
   const toks: Tok[] = [];
   let i = 0;
   while (i < s.length) {
-    const c = s[i] ?? '';
+    const c = s.charAt(i);
     if (isSpace(c)) {
       i++;
     } else if (c === '"') {
@@ -154,7 +154,7 @@ function lex(s: string, pos: string): Tok[] {
       let j = i + 1;
       for (; j < s.length && s[j] !== '"'; j++) {
         if (s[j] === '\\') {
-          const e = ESCAPES[s[j + 1] ?? ''];
+          const e = ESCAPES[s.charAt(j + 1)];
           if (e === undefined) throw new TemplateError(`${pos}: unsupported escape \\${s[j + 1]} in string`);
           v += e;
           j++;
@@ -210,13 +210,12 @@ function lex(s: string, pos: string): Tok[] {
 
 const UNSUPPORTED_KEYWORDS = new Set(['template', 'block', 'break', 'continue']);
 
-function parsePipe(toks: Tok[], pos: string, allowDecl: 'none' | 'one' | 'two'): Pipe {
+function parsePipe(toks: Tok[], pos: string, allowDecl: 'one' | 'two'): Pipe {
   let rest = toks;
   let decl: Pipe['decl'];
   const t0 = toks[0];
   const t1 = toks[1];
   if (t0?.k === 'var' && t0.path.length === 0 && t1?.k === 'punct' && (t1.v === ':=' || t1.v === '=')) {
-    if (allowDecl === 'none') throw new TemplateError(`${pos}: variable declaration not allowed here`);
     decl = { vars: [t0.name], assign: t1.v === '=' };
     rest = toks.slice(2);
   } else if (t0?.k === 'var' && t1?.k === 'punct' && t1.v === ',') {

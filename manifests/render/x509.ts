@@ -38,11 +38,16 @@ function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
+/** A positive INTEGER; callers pass the minimal encoding (first byte 0x01-0x7f). */
 function uint(bytes: Buffer): Buffer {
-  let b = bytes;
-  while (b.length > 1 && b[0] === 0 && ((b[1] as number) & 0x80) === 0) b = b.subarray(1);
-  if (((b[0] as number) & 0x80) !== 0) b = Buffer.concat([Buffer.from([0]), b]);
-  return tlv(0x02, b);
+  return tlv(0x02, bytes);
+}
+
+/** A random positive 128-bit serial number in minimal encoding. */
+function serial(): Buffer {
+  const b = randomBytes(16);
+  b[0] = ((b[0] as number) & 0x7f) | 0x01;
+  return b;
 }
 
 function time(d: Date): Buffer {
@@ -120,7 +125,7 @@ export function createCertificate(o: CertOptions): KeyPair {
   ];
   const tbs = seq(
     tlv(0xa0, uint(Buffer.from([2]))),
-    uint(randomBytes(16)),
+    uint(serial()),
     SHA256_RSA,
     name(o.issuer?.cn ?? o.cn),
     seq(time(now), time(notAfter)),
