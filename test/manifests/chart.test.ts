@@ -343,7 +343,8 @@ t.test('values.yaml meets values.schema.json and wrong values are rejected', asy
   t.same(validateValues(chart, chart.values), []);
   const bad: [string, Record<string, unknown>, RegExp][] = [
     ['failurePolicy: Maybe', { webhook: { failurePolicy: 'Maybe' } }, /failurePolicy must be equal to one of the allowed values \(Fail, Ignore\)/],
-    ['unknown key', { webhook: { replicas: 3 } }, /must NOT have additional properties/],
+    ['unknown key', { webhook: { replicas: 3 } }, /\/webhook must NOT have additional properties/],
+    ['unknown top-level key', { replicaCount: 3 }, /  \/ must NOT have additional properties/],
     ['tls mode', { tls: { mode: 'vault' } }, /mode must be equal to one of the allowed values/],
     ['timeout above 30 s', { webhook: { timeoutSeconds: 31 } }, /timeoutSeconds must be <= 30/],
     ['port as a string', { webhook: { port: '8443' } }, /port must be integer/],

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
 import { makeFuncs } from '../../manifests/render/funcs.ts';
+import { createCertificate } from '../../manifests/render/x509.ts';
 import { Struct } from '../../manifests/render/values.ts';
 
 const funcs = makeFuncs({});
@@ -63,4 +64,12 @@ t.test('a TLS client rejects a server certificate from another CA', async (t) =>
 
 t.test('genSignedCert refuses a CA that genCA did not make', async (t) => {
   t.throws(() => funcs.genSignedCert?.('x', null, [], 1, { Cert: caPem }), /needs a CA made by genCA/);
+});
+
+t.test('IPv6 SANs and validity past 2049', async (t) => {
+  const c = createCertificate({ cn: 'x', days: 3650, isCA: false, ips: ['::1', 'fd00::1:2', '::', '1:2:3:4:5:6:7:8'], now: new Date('2045-01-01T00:00:00Z') });
+  const cert = new X509Certificate(c.cert);
+  t.equal(cert.subjectAltName, 'IP Address:0:0:0:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:1:2, IP Address:0:0:0:0:0:0:0:0, IP Address:1:2:3:4:5:6:7:8');
+  t.equal(new Date(cert.validTo).getUTCFullYear(), 2054, 'GeneralizedTime after 2049');
+  t.throws(() => createCertificate({ cn: 'x', days: 0.5, isCA: true }), /positive integer/);
 });
