@@ -173,16 +173,19 @@ t.test('RBAC is least privilege', async (t) => {
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] },
   ]);
   t.same(find(objs, 'Role', 'nsm-forwarder').rules, [
-    { apiGroups: ['networkservicemesh.io'], resources: ['networkservices', 'networkserviceendpoints'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
-  ]);
-  const bindings: [string, string, string][] = [['ClusterRoleBinding', 'ClusterRole', 'nsm-webhook'], ['RoleBinding', 'Role', 'nsm-forwarder']];
+    { apiGroups: ['networkservicemesh.io'], resources: ['networkservices', 'networkserviceendpoints'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
+  ], 'forwarders write registrations only in the release namespace');
+  t.same(find(objs, 'ClusterRole', 'nsm-forwarder-read').rules, [
+    { apiGroups: ['networkservicemesh.io'], resources: ['networkservices', 'networkserviceendpoints'], verbs: ['get', 'list', 'watch'] },
+  ], 'and read them in every namespace');
+  const bindings: [string, string, string][] = [['ClusterRoleBinding', 'ClusterRole', 'nsm-webhook'], ['RoleBinding', 'Role', 'nsm-forwarder'], ['ClusterRoleBinding', 'ClusterRole', 'nsm-forwarder-read']];
   for (const [kind, roleKind, name] of bindings) {
     const b = find(objs, kind, name);
     t.same(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: roleKind, name });
-    t.same(b.subjects, [{ kind: 'ServiceAccount', name, namespace: 'nsm-system' }]);
+    t.same(b.subjects, [{ kind: 'ServiceAccount', name: name.replace(/-read$/, ''), namespace: 'nsm-system' }]);
   }
   for (const o of objs) t.notOk(Object.keys(o.metadata.labels ?? {}).some((l) => l.startsWith('rbac.authorization.k8s.io/aggregate')), 'no aggregation labels');
-  t.equal(objs.filter((o) => /Role/.test(o.kind)).length, 4, 'no other roles');
+  t.equal(objs.filter((o) => /Role/.test(o.kind)).length, 6, 'no other roles');
 });
 
 t.test('the webhook configuration', async (t) => {
