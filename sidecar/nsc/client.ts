@@ -63,6 +63,7 @@ export interface RetryOptions {
 /** Requests until one attempt succeeds, backing off from 200 ms to 5 s between attempts. */
 export async function requestWithRetry(d: Dialer, build: () => NetworkServiceRequest, o: RetryOptions): Promise<Connection> {
   let backoff = 200;
+  let telling: NsmError | undefined;
   for (let attempt = 1; ; attempt++) {
     o.signal?.throwIfAborted();
     const left = o.deadline - Date.now();
@@ -73,8 +74,10 @@ export async function requestWithRetry(d: Dialer, build: () => NetworkServiceReq
       const e = toNsmError(err);
       if (e.code === 'UNAVAILABLE') d.reset();
       o.onFailure?.(e, attempt);
-      const wait = Math.min(backoff, o.deadline - Date.now());
-      if (wait <= 0 || o.signal?.aborted) throw new NsmError(e.code, `${e.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { cause: e });
+      // An attempt cut short by the deadline says less than the failure before it.
+      if (!telling || (e.code !== 'DEADLINE_EXCEEDED' && e.code !== 'CANCELLED')) telling = e;
+      const wait = Math.min(backoff, o.deadline - Date.now() - 100);
+      if (wait <= 0 || o.signal?.aborted) throw new NsmError(telling.code, `${telling.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { cause: telling });
       await sleep(wait, undefined, { signal: o.signal }).catch(() => {});
       backoff = Math.min(backoff * 2, 5000);
     }
