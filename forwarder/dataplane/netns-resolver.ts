@@ -20,11 +20,17 @@ export async function* netnsFiles(): AsyncGenerator<string> {
   for (const name of await readdir('/proc')) if (/^\d+$/.test(name)) yield `/proc/${name}/ns/net`;
 }
 
+/** What the kernel elements need from namespace lookup (tests give a fake). */
+export interface NetnsLookup {
+  resolve(url: string): Promise<Netns>;
+  find(url: string): Promise<Netns | undefined>;
+}
+
 /**
  * Turns `inode://<dev>/<ino>` into a file that holds that namespace, by scanning the namespaces of
  * all processes (needs hostPID). Hits are cached and checked again on use, since a process may exit.
  */
-export class NetnsResolver {
+export class NetnsResolver implements NetnsLookup {
   readonly #cache = new Map<string, string>();
 
   async resolve(url: string): Promise<Netns> {

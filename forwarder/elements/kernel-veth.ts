@@ -3,7 +3,7 @@ import { metaKey } from '../../sdk/chain/metadata.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
-import type { NetnsResolver } from '../dataplane/netns-resolver.ts';
+import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import { NODE_NETNS, type KernelRunner } from '../dataplane/runner.ts';
 import { configureEndCommands, createPairCommand, endpointIfname } from '../dataplane/veth.ts';
 import { clientMechanismKey } from './negotiate.ts';
@@ -24,7 +24,7 @@ export const vethKey = metaKey<VethState>('kernel-veth.state');
  * A failure removes the pair and closes the endpoint's side. A refresh changes nothing in the
  * kernel; Close removes the pair.
  */
-export function kernelVeth(runner: KernelRunner, resolver: NetnsResolver, adoption?: AdoptionTable): Element {
+export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption?: AdoptionTable): Element {
   async function program(conn: Connection, state: VethState): Promise<void> {
     const client = await resolver.resolve(state.clientNetnsUrl);
     const endpoint = await resolver.resolve(state.endpointNetnsUrl);
