@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { Connection, kernelMechanism } from '../../proto/api.ts';
@@ -15,10 +15,15 @@ t.test('kernel2kernel on one node: two clients, one endpoint', { skip, timeout: 
   const dir = tempDir(t, p);
   const [node, ep, c1, c2, c3] = ['node', 'ep', 'c1', 'c2', 'c3'].map((n) => addNetns(t, `${p}-${n}`));
   const sock = `unix://${join(dir, 'nsm.sock')}`;
-  const forwarder = spawnNsm(t, node, ['forwarder'], {
-    NSM_NAME: 'fwd', NSM_LISTEN_ON: sock, NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MAX_TOKEN_LIFETIME: '3s',
-  });
-  await waitFor('the forwarder socket', () => { try { return statSync(join(dir, 'nsm.sock')).isSocket(); } catch { return false; } });
+  const startForwarder = async () => {
+    rmSync(join(dir, 'nsm.sock'), { force: true });
+    const f = spawnNsm(t, node, ['forwarder'], {
+      NSM_NAME: 'fwd', NSM_LISTEN_ON: sock, NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MAX_TOKEN_LIFETIME: '3s',
+    });
+    await waitFor('the forwarder socket', () => { try { return statSync(join(dir, 'nsm.sock')).isSocket(); } catch { return false; } });
+    return f;
+  };
+  let forwarder = await startForwarder();
   const endpoint = spawnNsm(t, ep, ['nse'], {
     NSM_NAME: 'icmp', NSM_SERVICE_NAMES: 'k2k', NSM_CIDR_PREFIX: '10.231.0.0/29', NSM_CONNECT_TO: sock,
     NSM_LISTEN_ON: `unix://${join(dir, 'icmp.sock')}`, NSM_MAX_TOKEN_LIFETIME: '3s',
@@ -43,15 +48,22 @@ t.test('kernel2kernel on one node: two clients, one endpoint', { skip, timeout: 
   t.ok(ping(c1, peerOf('c1')), 'c1 pings its endpoint address');
   t.ok(ping(c2, peerOf('c2')), 'c2 pings its endpoint address');
 
-  await t.test('refresh keeps the same interface; SIGTERM closes it', async (t) => {
+  await t.test('refresh and a forwarder restart keep the same interface; SIGTERM closes it', async (t) => {
     const before = link(c1, 'nsm-1')!.ifindex;
+    const alias = link(c1, 'nsm-1')!.ifalias;
     const run = spawnNsm(t, c1, ['nsc', 'run'], clientEnv('c1'));
     await new Promise((r) => setTimeout(r, 2500)); // longer than one refresh period (a third of 3 s)
     t.equal(link(c1, 'nsm-1')?.ifindex, before, 'same ifindex after refreshes');
     t.ok(ping(c1, peerOf('c1')), 'still pings');
+    t.equal(await stopNsm(forwarder), 0, 'forwarder stops, leaving connections in the kernel');
+    t.equal(link(c1, 'nsm-1')?.ifindex, before, 'interface kept while no forwarder runs');
+    forwarder = await startForwarder();
+    await new Promise((r) => setTimeout(r, 2000));
+    t.equal(link(c1, 'nsm-1')?.ifindex, before, 'a restarted forwarder adopts the connection on the next refresh');
+    t.ok(ping(c1, peerOf('c1')), 'still pings after the restart');
     t.equal(await stopNsm(run), 0, `nsc run exits 0 on SIGTERM: ${run.output()}`);
     t.equal(link(c1, 'nsm-1'), undefined, 'interface removed from the client');
-    t.equal(epLinks().length, 1, 'and from the endpoint (c2 is still there)');
+    t.notOk(epLinks().some((l) => l.ifalias === alias), 'and from the endpoint');
   });
 
   await t.test('a client that stops refreshing is closed by the forwarder', async (t) => {
