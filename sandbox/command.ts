@@ -1,9 +1,58 @@
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { logLevel } from '../sdk/config/index.ts';
-import { defineCommand, notImplemented } from '../sdk/cli.ts';
+import { defineCommand } from '../sdk/cli.ts';
+import { NsmError } from '../sdk/errors.ts';
+import { applyFiles, connections, down, pingMatrix, status, table, up } from './commands.ts';
+import { loadState } from './state.ts';
+
+const EXAMPLE = resolve(import.meta.dirname, '../examples/kernel2kernel');
+const say = (line: string) => void process.stdout.write(`${line}\n`);
+
+function files(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) if (args[i] === '-f' && args[i + 1]) out.push(args[++i]);
+  if (out.length === 0) throw new NsmError('INVALID_ARGUMENT', 'apply needs -f FILE (a YAML file with pods, deployments and NetworkServices; -f may repeat)');
+  return out;
+}
+
+async function demo(keep: boolean, level: string): Promise<number> {
+  const started = Date.now();
+  const manifests = readdirSync(EXAMPLE).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(EXAMPLE, f));
+  try {
+    await up(level, say);
+    await applyFiles(manifests, level, say);
+    const until = Date.now() + 10_000;
+    while (connections(loadState()!).length < 2 && Date.now() < until) await sleep(100);
+    say('');
+    status(say);
+    say('');
+    const pings = pingMatrix(loadState()!);
+    say(table(['CLIENT', 'PATH', 'PING', 'LOSS', 'RTT'], pings));
+    say('');
+    const ok = pings.length > 0 && pings.every((p) => p[2] === 'ok');
+    say(`${ok ? 'demo ok' : 'demo FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (keep) say('left running (--keep): inspect with `ip netns list`, `nsm sandbox status`; remove with `nsm sandbox down`');
+    return ok ? 0 : 1;
+  } finally {
+    if (!keep) await down(say);
+  }
+}
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] | apply -f FILE | status | down | demo [--keep]',
+  usage: 'up | apply -f FILE | status | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
-  run: async () => notImplemented('sandbox'),
+  async run(config, args) {
+    const level = config.NSM_LOG_LEVEL;
+    switch (args[0]) {
+      case 'up': await up(level, say); return 0;
+      case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
+      case 'status': return status(say) ? 0 : 1;
+      case 'down': await down(say); return 0;
+      case 'demo': return demo(args.includes('--keep'), level);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up, apply -f FILE, status, down or demo [--keep]`);
+    }
+  },
 });

@@ -1,8 +1,41 @@
-import { defineCommand, notImplemented } from '../../sdk/cli.ts';
+import { hostname } from 'node:os';
+import { parseNsUrlList } from '../../proto/api.ts';
+import { defineCommand } from '../../sdk/cli.ts';
+import { NsmError, toNsmError } from '../../sdk/errors.ts';
+import { createLogger } from '../../sdk/log.ts';
+import { dialer, firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
 import { nscEnv } from './env.ts';
 
 export default defineCommand({
   summary: 'request every network service of the pod before the application starts',
   env: nscEnv,
-  run: async () => notImplemented('nsc init'),
+  async run(config) {
+    const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
+    if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to request (example: kernel://my-service/nsm-1)');
+    const name = config.NSM_NAME || hostname();
+    const log = createLogger(`nsc-init/${name}`, config.NSM_LOG_LEVEL);
+    const d = dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT);
+    const deadline = Date.now() + config.NSM_INIT_TIMEOUT;
+    const results = await Promise.all(urls.map(async (url, i) => {
+      const shown = `${url.mechanism}://${url.service}/${url.ifname}`;
+      try {
+        const conn = await requestWithRetry(d, () => firstRequest(url, i, name), {
+          requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
+          deadline,
+          onFailure: (e, attempt) => log.warn({ service: url.service, attempt, code: e.code, err: e.message }, 'request failed; retrying'),
+        });
+        await waitInterfaceUp(url.ifname, conn);
+        await writeConnection(config.NSM_CONNECTIONS_DIR, url.ifname, conn);
+        log.info({ connId: conn.id, service: url.service, ifname: url.ifname, addresses: conn.context?.ipContext?.srcIpAddrs }, 'connected');
+        return undefined;
+      } catch (err) {
+        return `  ${shown}: ${toNsmError(err).message}`;
+      }
+    }));
+    d.reset();
+    const failed = results.filter((r): r is string => r !== undefined);
+    if (failed.length === 0) return 0;
+    process.stderr.write(`nsm nsc init: ${failed.length} of ${urls.length} network services not connected within ${config.NSM_INIT_TIMEOUT / 1000}s (NSM_INIT_TIMEOUT):\n${failed.join('\n')}\n`);
+    return 1;
+  },
 });

@@ -1,8 +1,91 @@
-import { defineCommand, notImplemented } from '../../sdk/cli.ts';
-import { nscEnv } from './env.ts';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseNsUrlList, type Connection, type NsUrl } from '../../proto/api.ts';
+import { defineCommand } from '../../sdk/cli.ts';
+import { NsmError, toNsmError } from '../../sdk/errors.ts';
+import { createLogger, type Logger } from '../../sdk/log.ts';
+import {
+  connectionId, dialer, firstRequest, msUntilExpiry, readConnection, refreshRequest, removeConnection, requestWithRetry, writeConnection, type Dialer,
+} from './client.ts';
+import { nscEnv, } from './env.ts';
+
+/** After this many failed refreshes in a row the connection is closed and requested anew (another endpoint may serve it). */
+const RESELECT_AFTER = 3;
+
+interface Kept {
+  url: NsUrl;
+  index: number;
+  conn?: Connection;
+}
+
+/**
+ * Keeps one connection alive: adopt (refresh what nsc init left), refresh at a third of the time
+ * left before the earliest expiry on the path, heal by re-requesting with backoff, and reselect
+ * after repeated failures.
+ */
+async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    const reselect = failures >= RESELECT_AFTER;
+    if (reselect && k.conn) {
+      log.warn({ connId: k.conn.id, service: k.url.service }, 'refresh keeps failing; closing and requesting the service again');
+      await (await d.client().catch(() => undefined))?.close(k.conn, { timeoutMs: requestTimeoutMs }).catch(() => {});
+      k.conn = undefined;
+      failures = 0;
+    }
+    try {
+      const current = k.conn;
+      k.conn = await requestWithRetry(d, () => (current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name)), {
+        requestTimeoutMs, deadline: Date.now() + requestTimeoutMs, signal,
+      });
+      failures = 0;
+      await writeConnection(dir, k.url.ifname, k.conn);
+      log.debug({ connId: k.conn.id, service: k.url.service }, 'refreshed');
+    } catch (err) {
+      if (signal.aborted) return;
+      failures++;
+      log.warn({ connId: connectionId(name, k.index), service: k.url.service, failures, err: toNsmError(err).message }, 'refresh failed; healing');
+      await sleep(Math.min(200 * 2 ** failures, 5000), undefined, { signal }).catch(() => {});
+      continue;
+    }
+    const wait = Math.max(100, msUntilExpiry(k.conn, 60_000) / 3);
+    await sleep(wait, undefined, { signal }).catch(() => {});
+  }
+}
 
 export default defineCommand({
   summary: 'keep the pod\'s connections alive (refresh, heal) and close them on shutdown',
   env: nscEnv,
-  run: async () => notImplemented('nsc run'),
+  async run(config) {
+    const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
+    if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to keep (example: kernel://my-service/nsm-1)');
+    const name = config.NSM_NAME || hostname();
+    const log = createLogger(`nsc/${name}`, config.NSM_LOG_LEVEL);
+    const d = dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT);
+    const stop = new AbortController();
+    const kept: Kept[] = await Promise.all(urls.map(async (url, index) => {
+      const saved = await readConnection(config.NSM_CONNECTIONS_DIR, url.ifname);
+      return { url, index, conn: saved?.id === connectionId(name, index) ? saved : undefined };
+    }));
+    for (const k of kept) if (k.conn) log.info({ connId: k.conn.id, service: k.url.service }, 'adopting the connection nsc init made');
+    const loops = kept.map((k) => keepAlive(k, d, name, config.NSM_CONNECTIONS_DIR, config.NSM_REQUEST_TIMEOUT, log, stop.signal));
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    stop.abort();
+    await Promise.all(loops);
+    await Promise.all(kept.map(async (k) => {
+      if (!k.conn) return;
+      try {
+        await (await d.client()).close(k.conn, { timeoutMs: config.NSM_REQUEST_TIMEOUT });
+        log.info({ connId: k.conn.id, service: k.url.service }, 'closed');
+      } catch (err) {
+        log.warn({ connId: k.conn.id, err: toNsmError(err).message }, 'close failed; the forwarder removes the connection when it expires');
+      }
+      await removeConnection(config.NSM_CONNECTIONS_DIR, k.url.ifname);
+    }));
+    d.reset();
+    return 0;
+  },
 });

@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import type { IPContext } from '../../proto/api.ts';
+import { ipContextCommands, type Side } from './ipcontext.ts';
+import type { Netns } from './runner.ts';
+
+/** Link group of every interface the forwarder owns, and the group links move to just before deletion. */
+export const NSM_LINK_GROUP = 7780;
+export const DOOMED_LINK_GROUP = 7781;
+export const ALIAS_PREFIX = 'nsm:';
+
+export const aliasOf = (connId: string) => `${ALIAS_PREFIX}${connId}`;
+
+/** The endpoint-side name: derived from the connection id so a restarted forwarder computes it again. */
+export function endpointIfname(connId: string): string {
+  return `nsm${createHash('sha256').update(connId).digest('hex').slice(0, 10)}`;
+}
+
+export function createPairCommand(clientIf: string, client: Netns, endpointIf: string, endpoint: Netns): string {
+  return `link add ${clientIf} netns ${client.path} type veth peer name ${endpointIf} netns ${endpoint.path}`;
+}
+
+export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side): string[] {
+  const mtuPart = mtu > 0 ? ` mtu ${mtu}` : '';
+  return [`link set dev ${ifname} alias ${aliasOf(connId)} group ${NSM_LINK_GROUP}${mtuPart} up`, ...ipContextCommands(ifname, ip, side)];
+}
+
+/** Deleting one end removes the pair; the doomed group lets one batch delete many pairs at once. */
+export function deleteEnd(ifname: string): { commands: string[]; finally: string[] } {
+  return { commands: [`link set dev ${ifname} down group ${DOOMED_LINK_GROUP}`], finally: [`link del group ${DOOMED_LINK_GROUP}`] };
+}

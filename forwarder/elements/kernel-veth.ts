@@ -1,0 +1,99 @@
+import { Keys, type Connection } from '../../proto/api.ts';
+import { metaKey } from '../../sdk/chain/metadata.ts';
+import type { Element } from '../../sdk/chain/types.ts';
+import { NsmError } from '../../sdk/errors.ts';
+import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
+import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
+import { NODE_NETNS, type KernelRunner } from '../dataplane/runner.ts';
+import { configureEndCommands, createPairCommand, endpointIfname } from '../dataplane/veth.ts';
+import { clientMechanismKey } from './negotiate.ts';
+
+export interface VethState {
+  clientIf: string;
+  clientNetnsUrl: string;
+  endpointIf: string;
+  endpointNetnsUrl: string;
+}
+
+export const vethKey = metaKey<VethState>('kernel-veth.state');
+
+/**
+ * Same-node KERNEL↔KERNEL: one veth pair from the client's namespace straight into the endpoint's,
+ * created after the endpoint answered (its namespace and the IP context come in the answer).
+ * Ordering: create the pair (node namespace), then configure both ends (each in its namespace).
+ * A failure removes the pair and closes the endpoint's side. A refresh changes nothing in the
+ * kernel; Close removes the pair.
+ */
+export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption?: AdoptionTable): Element {
+  async function program(conn: Connection, state: VethState): Promise<void> {
+    const client = await resolver.resolve(state.clientNetnsUrl);
+    const endpoint = await resolver.resolve(state.endpointNetnsUrl);
+    if (client.key === endpoint.key) throw new NsmError('INVALID_ARGUMENT', 'client and endpoint are in the same network namespace; a veth pair needs two');
+    try {
+      await runner.run(NODE_NETNS, [createPairCommand(state.clientIf, client, state.endpointIf, endpoint)]);
+    } catch (err) {
+      if (err instanceof NsmError && err.code === 'ALREADY_EXISTS') {
+        throw new NsmError('ALREADY_EXISTS', `interface ${state.clientIf} already exists in the client's network namespace (or ${state.endpointIf} in the endpoint's): choose another interface name in the NS URL`, { cause: err });
+      }
+      throw err;
+    }
+    const mtu = conn.context?.MTU ?? 0;
+    const ip = conn.context?.ipContext;
+    try {
+      await Promise.all([
+        runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client')),
+        runner.run(endpoint, configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint')),
+      ]);
+    } catch (err) {
+      await removeEnd(runner, client, state.clientIf);
+      throw err;
+    }
+  }
+
+  return {
+    name: 'kernel-veth',
+    async request(ctx, req, next) {
+      const existing = vethKey.get(ctx);
+      const resp = await next.request(ctx, req);
+      if (existing) return resp;
+      const clientMech = clientMechanismKey.get(ctx);
+      const endpointUrl = resp.mechanism?.parameters[Keys.inodeURL];
+      const started = performance.now();
+      try {
+        if (!clientMech) throw new NsmError('INTERNAL', 'kernel-veth needs negotiate before it');
+        if (!endpointUrl) throw new NsmError('FAILED_PRECONDITION', `endpoint ${resp.networkServiceEndpointName} answered without a KERNEL inodeURL, so there is no namespace to connect to`);
+        const state: VethState = {
+          clientIf: clientMech.parameters[Keys.name],
+          clientNetnsUrl: clientMech.parameters[Keys.inodeURL],
+          endpointIf: endpointIfname(resp.id),
+          endpointNetnsUrl: endpointUrl,
+        };
+        const adopted = adoption?.claim(resp.id);
+        if (adopted) ctx.log.info({ element: 'kernel-veth', connId: resp.id }, 'adopted the interfaces of a previous forwarder');
+        else await program(resp, state);
+        vethKey.set(ctx, state);
+        ctx.log.debug({ element: 'kernel-veth', connId: resp.id, durationMs: performance.now() - started }, 'veth pair ready');
+        return resp;
+      } catch (err) {
+        await next.close(ctx, resp).catch((closeErr: unknown) => ctx.log.error({ element: 'kernel-veth', connId: resp.id, err: closeErr }, 'closing the endpoint side after a kernel failure failed'));
+        throw err;
+      }
+    },
+    async close(ctx, conn, next) {
+      const state = vethKey.delete(ctx);
+      const ends = state ? undefined : adoption?.claim(conn.id);
+      let failure: unknown;
+      try {
+        if (state) {
+          const client = await resolver.find(state.clientNetnsUrl);
+          if (client) await removeEnd(runner, client, state.clientIf);
+        }
+        for (const e of ends ?? []) await removeEnd(runner, e.netns, e.ifname);
+      } catch (err) {
+        failure = err;
+      }
+      await next.close(ctx, conn);
+      if (failure) throw failure;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { NetworkServiceEndpoint } from '../../proto/api.ts';
+import { metaKey } from '../../sdk/chain/metadata.ts';
+import { ctxKey, type Element } from '../../sdk/chain/types.ts';
+import { NsmError, toNsmError, type CodeName } from '../../sdk/errors.ts';
+import { candidatesKey } from './discover.ts';
+
+export const endpointKey = ctxKey<NetworkServiceEndpoint>('roundrobin.endpoint');
+/** The endpoint a connection went to, so Close reaches the same one. */
+export const chosenEndpointKey = metaKey<NetworkServiceEndpoint>('roundrobin.chosen');
+
+/** Rotates `list` by a per-service counter. */
+export function rotate<T>(list: readonly T[], counter: number): T[] {
+  if (list.length === 0) return [];
+  const start = counter % list.length;
+  return [...list.slice(start), ...list.slice(0, start)];
+}
+
+/** Tries the candidates one after another, starting one further each time, until one answers. */
+export function roundRobin(): Element {
+  const counters = new Map<string, number>();
+  return {
+    name: 'roundrobin',
+    async request(ctx, req, next) {
+      const conn = req.connection!;
+      const candidates = candidatesKey.get(ctx) ?? [];
+      const n = counters.get(conn.networkService) ?? 0;
+      counters.set(conn.networkService, n + 1);
+      const failures: Array<{ name: string; code: CodeName; message: string }> = [];
+      for (const nse of rotate(candidates, n)) {
+        try {
+          const resp = await next.request(endpointKey.with(ctx, nse), { ...req, connection: { ...conn, networkServiceEndpointName: nse.name } });
+          chosenEndpointKey.set(ctx, nse);
+          return resp;
+        } catch (err) {
+          const e = toNsmError(err);
+          if (ctx.signal.aborted) throw e;
+          ctx.log.warn({ element: 'roundrobin', connId: conn.id, endpoint: nse.name, code: e.code, err: e.message }, 'endpoint failed; trying the next');
+          failures.push({ name: nse.name, code: e.code, message: e.message });
+        }
+      }
+      if (failures.length === 1) throw new NsmError(failures[0].code, `endpoint ${failures[0].name}: ${failures[0].message}`);
+      const code = failures.every((f) => f.code === failures[0]?.code) ? failures[0]?.code ?? 'NOT_FOUND' : 'UNAVAILABLE';
+      throw new NsmError(code, `all ${failures.length} endpoints of "${conn.networkService}" failed: ${failures.map((f) => `${f.name}: ${f.message}`).join('; ')}`);
+    },
+    async close(ctx, conn, next) {
+      const nse = chosenEndpointKey.get(ctx);
+      await next.close(nse ? endpointKey.with(ctx, nse) : ctx, conn);
+    },
+  };
+}

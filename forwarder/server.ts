@@ -1,0 +1,91 @@
+import { begin } from '../sdk/chain/begin.ts';
+import { chain } from '../sdk/chain/chain.ts';
+import { metadata } from '../sdk/chain/metadata.ts';
+import type { Element } from '../sdk/chain/types.ts';
+import { monitor } from '../sdk/elements/monitor.ts';
+import { timeout } from '../sdk/elements/timeout.ts';
+import { updatePath } from '../sdk/elements/update-path.ts';
+import { networkServiceBinding } from '../sdk/grpc/networkservice-server.ts';
+import { startGrpcServer, type RunningGrpcServer } from '../sdk/grpc/server.ts';
+import type { Logger } from '../sdk/log.ts';
+import { registryBindings } from '../sdk/registry/server.ts';
+import type { RegistryBackend } from '../sdk/registry/types.ts';
+import { AdoptionTable } from './dataplane/adoption.ts';
+import { NetnsResolver } from './dataplane/netns-resolver.ts';
+import type { KernelRunner } from './dataplane/runner.ts';
+import { clientNetns } from './elements/client-netns.ts';
+import { ChannelPool, connectToEndpoint } from './elements/connect.ts';
+import { discover } from './elements/discover.ts';
+import { kernelVeth } from './elements/kernel-veth.ts';
+import { negotiateMechanism } from './elements/negotiate.ts';
+import { roundRobin } from './elements/roundrobin.ts';
+
+export interface ForwarderOptions {
+  name: string;
+  listenOn: string;
+  registry: RegistryBackend;
+  runner: KernelRunner;
+  log: Logger;
+  /** How long a connection lives without a refresh. */
+  connectionLifetimeMs: number;
+  /** Longest endpoint registration before it must be refreshed. */
+  registrationLifetimeMs: number;
+  dialTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Look for connections of a previous forwarder at start (default true). */
+  adopt?: boolean;
+}
+
+export interface Forwarder {
+  readonly server: RunningGrpcServer;
+  readonly elements: readonly Element[];
+  readonly adoption: AdoptionTable;
+  stop(): Promise<void>;
+}
+
+/** The canonical forwarder chain, in order. */
+export function forwarderElements(o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element): Element[] {
+  return [
+    updatePath(o.name),
+    begin(),
+    metadata(),
+    timeout(o.connectionLifetimeMs),
+    mon,
+    negotiateMechanism(),
+    clientNetns(resolver),
+    discover(o.registry),
+    roundRobin(),
+    kernelVeth(o.runner, resolver, adoption),
+    connectToEndpoint(pool, o.registry, o.requestTimeoutMs),
+  ];
+}
+
+export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
+  const resolver = new NetnsResolver();
+  const adoption = new AdoptionTable(o.runner, resolver, o.log);
+  if (o.adopt ?? true) await adoption.scan();
+  const pool = new ChannelPool(o.dialTimeoutMs);
+  const mon = monitor();
+  const elements = forwarderElements(o, resolver, adoption, pool, mon);
+  const registry = registryBindings(o.registry, o.log, { expirationMs: o.registrationLifetimeMs });
+  const server = await startGrpcServer({
+    listenOn: o.listenOn,
+    services: [networkServiceBinding(chain(elements), o.log), mon.binding, ...registry.bindings],
+  });
+  const sweeper = setInterval(() => void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed')), Math.min(5000, o.registrationLifetimeMs / 4));
+  sweeper.unref();
+  // Clients refresh at about a third of the lifetime; what none claims by half of it is stale.
+  const adoptTimer = setTimeout(() => void adoption.expire(), adoption.size > 0 ? o.connectionLifetimeMs / 2 : 0);
+  adoptTimer.unref();
+  return {
+    server,
+    elements,
+    adoption,
+    stop: async () => {
+      clearInterval(sweeper);
+      clearTimeout(adoptTimer);
+      await server.stop(2000);
+      pool.closeAll();
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { RegistryNetworkService } from '../proto/api.ts';
+import { NsmError } from '../sdk/errors.ts';
+import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
+import { injectPod } from './inject-pod.ts';
+import { forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
+
+type Json = Record<string, any>;
+
+export function readManifests(files: string[]): Json[] {
+  return files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Json).filter((d) => d && typeof d === 'object'));
+}
+
+/** A NetworkService object (snake_case spec as in the CRD) as the registry type. */
+export function networkServiceOf(doc: Json): RegistryNetworkService {
+  const spec = doc.spec ?? {};
+  return RegistryNetworkService.fromPartial({
+    name: doc.metadata?.name,
+    payload: spec.payload ?? 'ETHERNET',
+    matches: (spec.matches ?? []).map((m: Json) => ({
+      sourceSelector: m.source_selector ?? {},
+      fallthrough: m.fallthrough ?? false,
+      metadata: m.metadata ? { labels: m.metadata.labels ?? {} } : undefined,
+      routes: (m.routes ?? []).map((r: Json) => ({ destinationSelector: r.destination_selector ?? {}, weight: r.weight ?? 0 })),
+    })),
+  });
+}
+
+/** The pods a document stands for: a Pod, or the replicas of a Deployment/StatefulSet/ReplicaSet. */
+export function podsOf(doc: Json): Json[] {
+  if (doc.kind === 'Pod') return [doc];
+  if (['Deployment', 'StatefulSet', 'ReplicaSet'].includes(doc.kind)) {
+    const n = doc.spec?.replicas ?? 1;
+    return Array.from({ length: n }, (_, i) => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { ...doc.spec?.template?.metadata, name: `${doc.metadata.name}-${i}`, namespace: doc.metadata.namespace,
+        annotations: { ...doc.metadata?.annotations, ...doc.spec?.template?.metadata?.annotations } },
+      spec: doc.spec?.template?.spec ?? {},
+    }));
+  }
+  return [];
+}
+
+/** The nsm arguments of a container whose command is the nsm CLI; undefined for any other container. */
+export function nsmArgs(container: Json): string[] | undefined {
+  const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String);
+  if (argv.length === 0 || !(argv[0] === 'nsm' || argv[0].endsWith('/nsm'))) return undefined;
+  return argv.slice(1);
+}
+
+/**
+ * The container's env as kubelet would give it (values, downward-API fields, `$(VAR)`), with the
+ * nsm-socket hostPath mapped to the sandbox node's directory and per-pod defaults.
+ */
+export function containerEnv(pod: Json, container: Json): Record<string, string> {
+  const name = pod.metadata.name as string;
+  const env: Record<string, string> = {};
+  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': NODE })[path] ?? '';
+  for (const e of container.env ?? []) {
+    const raw = e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : String(e.value ?? '');
+    env[e.name] = raw.replace(/\$\((\w+)\)/g, (m: string, v: string) => env[v] ?? m);
+  }
+  for (const [k, v] of Object.entries(env)) env[k] = v.replaceAll('/var/lib/networkservicemesh', paths.nodeSocketDir);
+  env.NSM_CONNECT_TO ??= `unix://${forwarderSocket()}`;
+  env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeSocketDir, 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
+  env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
+  env.NSM_NAME ??= name;
+  return env;
+}
+
+export interface ApplyResult {
+  pods: string[];
+  skipped: string[];
+}
+
+/** Applies NetworkServices first, then pods in file order: creates the pod namespace, runs its init containers, starts its nsm containers. */
+export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void): Promise<ApplyResult> {
+  const registry = await openDirRegistry(paths.registry);
+  for (const doc of docs.filter((d) => d.kind === 'NetworkService')) {
+    await registry.services.put(networkServiceOf(doc));
+    say(`networkservice/${doc.metadata.name} created`);
+  }
+  await registry.close();
+  const result: ApplyResult = { pods: [], skipped: [] };
+  for (const pod of docs.flatMap(podsOf).map(injectPod)) {
+    const name = pod.metadata.name as string;
+    if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
+    const netns = `${NETNS_PREFIX}${name}`.slice(0, 60);
+    const made = ip(['netns', 'add', netns]);
+    if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
+    ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+    state.pods.push({ name, netns });
+    mkdirSync(paths.pod(name), { recursive: true });
+    save();
+    for (const c of pod.spec.initContainers ?? []) {
+      const args = nsmArgs(c);
+      if (!args) {
+        result.skipped.push(`${name}/${c.name}`);
+        continue;
+      }
+      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }, 6 * 60_000);
+      if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
+    }
+    for (const c of pod.spec.containers ?? []) {
+      const args = nsmArgs(c);
+      if (!args) {
+        result.skipped.push(`${name}/${c.name}`);
+        continue;
+      }
+      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }));
+      save();
+    }
+    result.pods.push(name);
+    say(`pod/${name} created`);
+  }
+  return result;
+}

@@ -1,0 +1,98 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const STATE_DIR = process.env.NSM_SANDBOX_DIR || '/run/nsm-sandbox';
+export const NETNS_PREFIX = 'nsmsb-';
+export const NODE = 'node1';
+export const NSM_BIN = resolve(import.meta.dirname, '../bin/nsm.ts');
+
+export const paths = {
+  state: join(STATE_DIR, 'state.json'),
+  logs: join(STATE_DIR, 'logs'),
+  registry: join(STATE_DIR, 'registry'),
+  /** The node's /var/lib/networkservicemesh (the nsm-socket hostPath). */
+  nodeSocketDir: join(STATE_DIR, NODE, 'var-lib-networkservicemesh'),
+  pod: (pod: string) => join(STATE_DIR, 'pods', pod),
+};
+
+export const forwarderSocket = () => join(paths.nodeSocketDir, 'nsm.io.sock');
+
+export interface Proc {
+  pid: number;
+  starttime: string;
+  pod: string;
+  container: string;
+  log: string;
+}
+
+export interface State {
+  pods: Array<{ name: string; netns: string }>;
+  procs: Proc[];
+}
+
+export function loadState(): State | undefined {
+  try {
+    return JSON.parse(readFileSync(paths.state, 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveState(s: State): void {
+  mkdirSync(STATE_DIR, { recursive: true });
+  writeFileSync(paths.state, `${JSON.stringify(s, null, 2)}\n`);
+}
+
+export function ip(args: string[]): { ok: boolean; out: string; err: string } {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim() };
+}
+
+/** Field 22 of /proc/<pid>/stat: tells a process from a later one that got the same pid. */
+export function starttime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export const alive = (p: Proc) => starttime(p.pid) === p.starttime;
+
+/** Starts `nsm <args>` inside a pod's namespace, detached, logging to a file. */
+export function startNsm(netns: string, pod: string, container: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+  mkdirSync(paths.logs, { recursive: true });
+  const log = join(paths.logs, `${pod}.${container}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, NSM_BIN, ...args], { env, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  const pid = child.pid!;
+  return { pid, starttime: starttime(pid) ?? '', pod, container, log };
+}
+
+/** Runs `nsm <args>` inside a pod's namespace to completion (init containers). */
+export function runNsm(netns: string, pod: string, container: string, args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; log: string }> {
+  mkdirSync(paths.logs, { recursive: true });
+  const log = join(paths.logs, `${pod}.${container}.log`);
+  const fd = openSync(log, 'a');
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, NSM_BIN, ...args], { env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  return new Promise((r) => child.on('exit', (code) => {
+    clearTimeout(timer);
+    r({ code, log });
+  }));
+}
+
+/** SIGTERM to each recorded process that is still the one we started, SIGKILL after `graceMs`. */
+export async function stopProcs(procs: Proc[], graceMs = 5000): Promise<void> {
+  const running = procs.filter(alive);
+  for (const p of running) process.kill(p.pid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (running.some(alive) && Date.now() < until) await sleep(50);
+  for (const p of running.filter(alive)) process.kill(p.pid, 'SIGKILL');
+}

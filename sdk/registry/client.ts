@@ -1,0 +1,24 @@
+import {
+  NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition, type RegistryNetworkService,
+} from '../../proto/api.ts';
+import { unary, type CallOptions, type Channel } from '../grpc/client.ts';
+
+/** Promise form of the two registry services on one channel. */
+export class RegistryClient {
+  readonly channel: Channel;
+  constructor(channel: Channel) {
+    this.channel = channel;
+  }
+
+  registerService(ns: RegistryNetworkService, options?: CallOptions): Promise<RegistryNetworkService> {
+    return unary(this.channel, NetworkServiceRegistryDefinition, NetworkServiceRegistryDefinition.methods.register, ns, options);
+  }
+
+  registerEndpoint(nse: NetworkServiceEndpoint, options?: CallOptions): Promise<NetworkServiceEndpoint> {
+    return unary(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.register, nse, options);
+  }
+
+  async unregisterEndpoint(nse: NetworkServiceEndpoint, options?: CallOptions): Promise<void> {
+    await unary(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.unregister, nse, options);
+  }
+}

@@ -1,0 +1,105 @@
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition, Payload, RegistryNetworkService,
+  type NetworkServiceEndpointQuery, type NetworkServiceQuery,
+} from '../../proto/api.ts';
+import { NsmError, toNsmError } from '../errors.ts';
+import type { ServiceBinding } from '../grpc/server.ts';
+import { toStatus } from '../grpc/status.ts';
+import type { Logger } from '../log.ts';
+import { endpointMatchesQuery, isExpired, serviceMatchesQuery } from './match.ts';
+import type { Change, ObjectStore, RegistryBackend } from './types.ts';
+
+export interface RegistryServerOptions {
+  /** Longest registration an endpoint gets before it must refresh (upstream default 1m). */
+  expirationMs: number;
+  now?: () => Date;
+}
+
+function unary<Req, Res>(log: Logger, method: string, handle: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    handle(call.request).then((res) => callback(null, res), (err) => {
+      const e = toNsmError(err);
+      log.warn({ method, code: e.code, err: e.message }, 'registry call failed');
+      callback(toStatus(e));
+    });
+  };
+}
+
+function streamFind<T extends { name: string }, Q, R>(
+  store: ObjectStore<T>, matches: (q: Q, o: T) => boolean, queryOf: (q: Q) => boolean, respond: (o: T, deleted: boolean) => R, visible: (o: T) => boolean,
+) {
+  return (call: ServerWritableStream<Q, R>) => {
+    const query = call.request;
+    for (const o of store.list()) if (visible(o) && matches(query, o)) call.write(respond(o, false));
+    if (!queryOf(query)) {
+      call.end();
+      return;
+    }
+    const stop = store.watch((c: Change<T>) => {
+      if (c.kind === 'put' && matches(query, c.object)) call.write(respond(c.object, !visible(c.object)));
+      if (c.kind === 'delete') call.write(respond({ name: c.name } as T, true));
+    });
+    call.on('cancelled', stop);
+    call.on('close', stop);
+  };
+}
+
+/**
+ * Both registry services over a backend. Endpoint registrations get an expiration time no later
+ * than `expirationMs` from now; expired ones are hidden from Find and removed by `sweep`.
+ */
+export function registryBindings(backend: RegistryBackend, log: Logger, options: RegistryServerOptions): { bindings: ServiceBinding[]; sweep: () => Promise<number> } {
+  const now = options.now ?? (() => new Date());
+  const services: UntypedServiceImplementation = {
+    register: unary<RegistryNetworkService, RegistryNetworkService>(log, 'NetworkService.Register', async (ns) => {
+      if (ns.name === '') throw new NsmError('INVALID_ARGUMENT', 'network service has no name');
+      return backend.services.put({ ...ns, payload: ns.payload || Payload.IP });
+    }),
+    unregister: unary<RegistryNetworkService, object>(log, 'NetworkService.Unregister', async (ns) => {
+      await backend.services.delete(ns.name);
+      return {};
+    }),
+    find: streamFind<RegistryNetworkService, NetworkServiceQuery, object>(
+      backend.services, (q, o) => serviceMatchesQuery(q.networkService ?? RegistryNetworkService.fromPartial({}), o), (q) => q.watch,
+      (o, deleted) => ({ networkService: o, deleted }), () => true,
+    ),
+  };
+  const endpoints: UntypedServiceImplementation = {
+    register: unary<NetworkServiceEndpoint, NetworkServiceEndpoint>(log, 'NetworkServiceEndpoint.Register', async (nse) => {
+      if (nse.name === '') throw new NsmError('INVALID_ARGUMENT', 'endpoint has no name; set NSM_NAME');
+      if (nse.url === '') throw new NsmError('INVALID_ARGUMENT', `endpoint ${nse.name} has no url: the forwarder needs the endpoint's socket to reach it`);
+      const limit = new Date(now().getTime() + options.expirationMs);
+      const asked = nse.expirationTime;
+      const expirationTime = asked && asked < limit && asked > now() ? asked : limit;
+      const previous = backend.endpoints.get(nse.name);
+      const initialRegistrationTime = previous?.initialRegistrationTime ?? now();
+      return backend.endpoints.put({ ...nse, expirationTime, initialRegistrationTime });
+    }),
+    unregister: unary<NetworkServiceEndpoint, object>(log, 'NetworkServiceEndpoint.Unregister', async (nse) => {
+      await backend.endpoints.delete(nse.name);
+      return {};
+    }),
+    find: streamFind<NetworkServiceEndpoint, NetworkServiceEndpointQuery, object>(
+      backend.endpoints, (q, o) => endpointMatchesQuery(q.networkServiceEndpoint ?? NetworkServiceEndpoint.fromPartial({}), o), (q) => q.watch,
+      (o, deleted) => ({ networkServiceEndpoint: o, deleted }), (o) => !isExpired(o, now()),
+    ),
+  };
+  const sweep = async () => {
+    let removed = 0;
+    for (const nse of backend.endpoints.list()) {
+      if (isExpired(nse, now()) && await backend.endpoints.delete(nse.name)) {
+        removed++;
+        log.info({ endpoint: nse.name }, 'endpoint registration expired');
+      }
+    }
+    return removed;
+  };
+  return {
+    bindings: [
+      { definition: NetworkServiceRegistryDefinition, implementation: services },
+      { definition: NetworkServiceEndpointRegistryDefinition, implementation: endpoints },
+    ],
+    sweep,
+  };
+}

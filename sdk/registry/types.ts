@@ -1,0 +1,22 @@
+import type { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto/api.ts';
+
+export type Change<T> = { kind: 'put'; object: T } | { kind: 'delete'; name: string };
+
+/**
+ * One kind of registry object, keyed by name. Backends: a local directory (sandbox, tests) and
+ * Kubernetes CRDs. `list` answers from the backend's cache, so callers may use it on every request.
+ */
+export interface ObjectStore<T extends { name: string }> {
+  put(object: T): Promise<T>;
+  delete(name: string): Promise<boolean>;
+  get(name: string): T | undefined;
+  list(): T[];
+  /** Calls `onChange` for every later change until the returned function is called. */
+  watch(onChange: (change: Change<T>) => void): () => void;
+}
+
+export interface RegistryBackend {
+  readonly services: ObjectStore<RegistryNetworkService>;
+  readonly endpoints: ObjectStore<NetworkServiceEndpoint>;
+  close(): Promise<void>;
+}

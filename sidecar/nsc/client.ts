@@ -1,0 +1,127 @@
+import { mkdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection, kernelMechanism, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
+import { NsmError, toNsmError } from '../../sdk/errors.ts';
+import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
+import { ownNetnsUrl } from '../../sdk/netns.ts';
+
+export const connectionId = (name: string, index: number) => `${name}-${index}`;
+
+/** The first Request for entry `index` of NSM_NETWORK_SERVICES, as upstream's client builds it. */
+export function firstRequest(url: NsUrl, index: number, name: string): NetworkServiceRequest {
+  const id = connectionId(name, index);
+  return {
+    connection: Connection.fromPartial({
+      id,
+      networkService: url.service,
+      labels: { ...url.labels, podName: name },
+      path: { index: 0, pathSegments: [{ name, id }] },
+    }),
+    mechanismPreferences: [kernelMechanism({ name: url.ifname, inodeURL: ownNetnsUrl() })],
+  };
+}
+
+/** A refresh: the connection as last answered, with the same preferences. */
+export function refreshRequest(conn: Connection, url: NsUrl): NetworkServiceRequest {
+  return {
+    connection: { ...conn, path: { index: 0, pathSegments: conn.path?.pathSegments ?? [] } },
+    mechanismPreferences: [kernelMechanism({ name: url.ifname, inodeURL: ownNetnsUrl() })],
+  };
+}
+
+export interface Dialer {
+  /** The shared channel; dialing waits at most `limitMs` (and never longer than the dial timeout). */
+  client(limitMs?: number): Promise<NetworkServiceClient>;
+  reset(): void;
+}
+
+export function dialer(connectTo: string, dialTimeoutMs: number): Dialer {
+  let c: Promise<NetworkServiceClient> | undefined;
+  return {
+    client(limitMs = Infinity) {
+      c ??= NetworkServiceClient.dial(connectTo, { dialTimeoutMs: Math.max(1, Math.min(dialTimeoutMs, limitMs)) });
+      c.catch(() => (c = undefined));
+      return c;
+    },
+    reset() {
+      void c?.then((x) => x.shutdown(), () => {});
+      c = undefined;
+    },
+  };
+}
+
+export interface RetryOptions {
+  requestTimeoutMs: number;
+  /** Absolute time (ms) after which no new attempt starts; Infinity = until aborted. */
+  deadline: number;
+  signal?: AbortSignal;
+  onFailure?: (err: NsmError, attempt: number) => void;
+}
+
+/** Requests until one attempt succeeds, backing off from 200 ms to 5 s between attempts. */
+export async function requestWithRetry(d: Dialer, build: () => NetworkServiceRequest, o: RetryOptions): Promise<Connection> {
+  let backoff = 200;
+  let telling: NsmError | undefined;
+  for (let attempt = 1; ; attempt++) {
+    o.signal?.throwIfAborted();
+    const left = o.deadline - Date.now();
+    try {
+      const client = await d.client(left);
+      return await client.request(build(), { timeoutMs: Math.max(1, Math.min(o.requestTimeoutMs, left)), signal: o.signal });
+    } catch (err) {
+      const e = toNsmError(err);
+      if (e.code === 'UNAVAILABLE') d.reset();
+      o.onFailure?.(e, attempt);
+      // An attempt cut short by the deadline says less than the failure before it.
+      if (!telling || (e.code !== 'DEADLINE_EXCEEDED' && e.code !== 'CANCELLED')) telling = e;
+      const wait = Math.min(backoff, o.deadline - Date.now() - 100);
+      if (wait <= 0 || o.signal?.aborted) throw new NsmError(telling.code, `${telling.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { cause: telling });
+      await sleep(wait, undefined, { signal: o.signal }).catch(() => {});
+      backoff = Math.min(backoff * 2, 5000);
+    }
+  }
+}
+
+/** Waits until `ifname` is up and running with its address in this namespace. */
+export async function waitInterfaceUp(ifname: string, conn: Connection, timeoutMs = 3000): Promise<void> {
+  const want = conn.context?.ipContext?.srcIpAddrs.map((a) => a.split('/')[0]) ?? [];
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const addrs = (networkInterfaces()[ifname] ?? []).map((a) => a.address);
+    if (addrs.length > 0 && want.every((w) => addrs.includes(w))) return;
+    if (Date.now() > until) {
+      throw new NsmError('FAILED_PRECONDITION', `the forwarder answered, but interface ${ifname} is not up with ${want.join(', ') || 'an address'} in this pod's network namespace`);
+    }
+    await sleep(50);
+  }
+}
+
+export const connectionFile = (dir: string, ifname: string) => join(dir, `${ifname}.json`);
+
+export async function writeConnection(dir: string, ifname: string, conn: Connection): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const path = connectionFile(dir, ifname);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(Connection.toJSON(conn), null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+export async function readConnection(dir: string, ifname: string): Promise<Connection | undefined> {
+  try {
+    return Connection.fromJSON(JSON.parse(await readFile(connectionFile(dir, ifname), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function removeConnection(dir: string, ifname: string): Promise<void> {
+  await rm(connectionFile(dir, ifname), { force: true });
+}
+
+/** The earliest expiry over the path, as milliseconds from now. */
+export function msUntilExpiry(conn: Connection, fallbackMs: number): number {
+  const times = (conn.path?.pathSegments ?? []).map((s) => s.expires?.getTime()).filter((t): t is number => t !== undefined);
+  return times.length === 0 ? fallbackMs : Math.min(...times) - Date.now();
+}

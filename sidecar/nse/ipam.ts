@@ -1,0 +1,116 @@
+import type { IPContext } from '../../proto/api.ts';
+import { NsmError } from '../../sdk/errors.ts';
+
+function toInt(ip: string): number {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
+  return parts.reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+const toIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+export interface Pair {
+  /** Client address (IPContext src). */
+  src: string;
+  /** Endpoint address (IPContext dst). */
+  dst: string;
+}
+
+/**
+ * Point-to-point IPAM: each connection gets two addresses from the pool, as /32s with host routes
+ * to each other, or as the two halves of a /31 when the pool is a /31. The lowest free addresses
+ * go first, so released ones are reused.
+ */
+export class PointToPointIpam {
+  readonly cidr: string;
+  readonly #first: number;
+  readonly #last: number;
+  readonly #pairLen: 31 | 32;
+  readonly #used = new Set<number>();
+  readonly #byConn = new Map<string, Pair>();
+
+  constructor(cidr: string) {
+    const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
+    if (!m || Number(m[2]) > 32) throw new Error(`${JSON.stringify(cidr)} is not an IPv4 CIDR such as 169.254.0.0/16`);
+    const len = Number(m[2]);
+    const size = 2 ** (32 - len);
+    const base = Math.floor(toInt(m[1]) / size) * size;
+    this.cidr = `${toIp(base)}/${len}`;
+    this.#pairLen = len === 31 ? 31 : 32;
+    // Below /30 the network and broadcast addresses are not handed out.
+    const edge = len <= 30 ? 1 : 0;
+    this.#first = base + edge;
+    this.#last = base + size - 1 - edge;
+  }
+
+  get connections(): number {
+    return this.#byConn.size;
+  }
+
+  get(connId: string): Pair | undefined {
+    return this.#byConn.get(connId);
+  }
+
+  /** The pair of `connId`: the one it has, the one it asks for (if free and in the pool), or two new addresses. */
+  allocate(connId: string, wanted?: Pair): Pair {
+    const have = this.#byConn.get(connId);
+    if (have) return have;
+    if (wanted && this.#claimable(wanted)) return this.#take(connId, wanted);
+    const free: number[] = [];
+    for (let n = this.#first; n <= this.#last && free.length < 2; n++) if (!this.#used.has(n)) free.push(n);
+    if (free.length < 2) {
+      throw new NsmError('RESOURCE_EXHAUSTED', `address pool ${this.cidr} is exhausted (${this.#byConn.size} connections hold its addresses): give the endpoint a larger NSM_CIDR_PREFIX`);
+    }
+    return this.#take(connId, { dst: toIp(free[0]), src: toIp(free[1]) });
+  }
+
+  release(connId: string): void {
+    const p = this.#byConn.get(connId);
+    if (!p) return;
+    this.#byConn.delete(connId);
+    this.#used.delete(toInt(p.src));
+    this.#used.delete(toInt(p.dst));
+  }
+
+  #claimable(p: Pair): boolean {
+    try {
+      const a = toInt(p.src);
+      const b = toInt(p.dst);
+      return a !== b && [a, b].every((n) => n >= this.#first && n <= this.#last && !this.#used.has(n));
+    } catch {
+      return false;
+    }
+  }
+
+  #take(connId: string, p: Pair): Pair {
+    this.#used.add(toInt(p.src));
+    this.#used.add(toInt(p.dst));
+    this.#byConn.set(connId, p);
+    return p;
+  }
+
+  /** The IP context of a pair, as upstream's point-to-point endpoints answer. */
+  ipContext(p: Pair): IPContext {
+    const len = this.#pairLen;
+    return {
+      srcIpAddrs: [`${p.src}/${len}`],
+      dstIpAddrs: [`${p.dst}/${len}`],
+      srcIpRequired: false,
+      dstIpRequired: false,
+      srcRoutes: len === 32 ? [{ prefix: `${p.dst}/32`, nextHop: '' }] : [],
+      dstRoutes: len === 32 ? [{ prefix: `${p.src}/32`, nextHop: '' }] : [],
+      excludedPrefixes: [],
+      ipNeighbors: [],
+      extraPrefixRequest: [],
+      extraPrefixes: [],
+      policies: [],
+    };
+  }
+}
+
+/** The pair a connection already carries (a refresh after an endpoint restart), if any. */
+export function pairOf(ctx: IPContext | undefined): Pair | undefined {
+  const src = ctx?.srcIpAddrs[0]?.split('/')[0];
+  const dst = ctx?.dstIpAddrs[0]?.split('/')[0];
+  return src && dst ? { src, dst } : undefined;
+}

@@ -1,0 +1,100 @@
+import t from 'tap';
+import { Connection, kernelMechanism, type NetworkServiceRequest } from '../../../proto/api.ts';
+import { chain, metadata, newCtx, type Element } from '../../../sdk/chain/index.ts';
+import { isNsmError } from '../../../sdk/errors.ts';
+import { silentLogger } from '../../../sdk/log.ts';
+import { kernelVeth } from '../../../forwarder/elements/kernel-veth.ts';
+import { negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
+import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
+
+/** An endpoint that answers with its namespace (inode 200) and a point-to-point IP context, and counts Closes. */
+function fakeEndpoint() {
+  const calls = { requests: 0, closes: 0 };
+  const element: Element = {
+    name: 'endpoint',
+    request: async (_ctx, req) => {
+      calls.requests++;
+      return Connection.fromPartial({
+        ...req.connection,
+        mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }),
+        context: { ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'], srcRoutes: [{ prefix: '10.0.0.1/32' }], dstRoutes: [{ prefix: '10.0.0.2/32' }] }, MTU: 1400 },
+      });
+    },
+    close: async () => void calls.closes++,
+  };
+  return { element, calls };
+}
+
+function setup() {
+  const runner = new RecordingRunner();
+  const netns = new FakeNetns();
+  const endpoint = fakeEndpoint();
+  const server = chain([metadata(), negotiateMechanism(), kernelVeth(runner, netns), endpoint.element], { trace: false });
+  const ctx = newCtx(silentLogger());
+  const req = (conn?: Connection): NetworkServiceRequest => ({
+    connection: conn ?? Connection.fromPartial({ id: 'conn-1', networkService: 'svc' }),
+    mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
+  });
+  return { runner, netns, endpoint, server, ctx, req };
+}
+
+t.test('creates one veth pair straight between the namespaces, then configures both ends', async (t) => {
+  const { runner, server, ctx, req } = setup();
+  const conn = await server.request(ctx, req());
+  t.equal(conn.mechanism?.parameters.name, 'nsm-1', 'the client hears about its own mechanism');
+  t.match(runner.commandsIn('node'), [/^link add nsm-1 netns \/proc\/100\/ns\/net type veth peer name nsm[0-9a-f]{10} netns \/proc\/200\/ns\/net$/]);
+  t.same(runner.commandsIn('ns100'), [
+    'link set dev nsm-1 alias nsm:conn-1 group 7780 mtu 1400 up',
+    'address add 10.0.0.2/32 dev nsm-1',
+    'route replace 10.0.0.1/32 dev nsm-1 scope link',
+  ]);
+  t.match(runner.commandsIn('ns200'), [/alias nsm:conn-1 group 7780 mtu 1400 up$/, /^address add 10\.0\.0\.1\/32 dev nsm/, /^route replace 10\.0\.0\.2\/32 dev nsm\w+ scope link$/]);
+  t.equal(runner.steps.length, 3, 'three batches: node, client, endpoint');
+});
+
+t.test('a refresh changes nothing in the kernel', async (t) => {
+  const { runner, server, ctx, req, endpoint } = setup();
+  const conn = await server.request(ctx, req());
+  const before = runner.steps.length;
+  await server.request(ctx, req(conn));
+  t.equal(runner.steps.length, before);
+  t.equal(endpoint.calls.requests, 2, 'the refresh still reaches the endpoint');
+});
+
+t.test('Close removes the pair through the doomed group and closes the endpoint side', async (t) => {
+  const { runner, server, ctx, req, endpoint } = setup();
+  const conn = await server.request(ctx, req());
+  runner.steps.length = 0;
+  await server.close(ctx, conn);
+  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }]);
+  t.equal(endpoint.calls.closes, 1);
+});
+
+t.test('a failure configuring the endpoint end rolls back the pair and the endpoint connection', async (t) => {
+  const { runner, server, ctx, req, endpoint } = setup();
+  runner.failOn = /^address add 10\.0\.0\.1/;
+  const err = await server.request(ctx, req()).catch((e: unknown) => e);
+  t.ok(err instanceof Error && /kernel refused "ip address add 10\.0\.0\.1/.test(err.message), String(err));
+  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
+  t.equal(endpoint.calls.closes, 1, 'endpoint side closed');
+});
+
+t.test('an interface name already taken is ALREADY_EXISTS, nothing to delete', async (t) => {
+  const { runner, server, ctx, req, endpoint } = setup();
+  runner.failOn = /^link add/;
+  runner.message = 'RTNETLINK answers: File exists';
+  const err = await server.request(ctx, req()).catch((e: unknown) => e);
+  t.ok(isNsmError(err, 'ALREADY_EXISTS'), String(err));
+  t.match(String((err as Error).message), /interface nsm-1 already exists in the client's network namespace/);
+  t.equal(runner.steps.length, 1, 'no delete of what was never created');
+  t.equal(endpoint.calls.closes, 1);
+});
+
+t.test('an endpoint namespace nobody holds fails and closes the endpoint side', async (t) => {
+  const { runner, netns, server, ctx, req, endpoint } = setup();
+  netns.missing.add('inode://4/200');
+  const err = await server.request(ctx, req()).catch((e: unknown) => e);
+  t.ok(isNsmError(err, 'INVALID_ARGUMENT'));
+  t.equal(runner.steps.length, 0);
+  t.equal(endpoint.calls.closes, 1);
+});
