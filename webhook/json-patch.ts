@@ -1,0 +1,87 @@
+import jsonpatch from 'fast-json-patch';
+
+export type JsonObject = Record<string, unknown>;
+export interface AddOperation {
+  op: 'add';
+  path: string;
+  value: unknown;
+}
+
+export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** RFC 6901: `~` becomes `~0` before `/` becomes `~1`. */
+export function escapePointerSegment(segment: string | number): string {
+  return String(segment).replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+export function pointer(segments: ReadonlyArray<string | number>): string {
+  return segments.map((s) => `/${escapePointerSegment(s)}`).join('');
+}
+
+export function valueAt(doc: unknown, segments: ReadonlyArray<string | number>): unknown {
+  let at: unknown = doc;
+  for (const s of segments) {
+    if (Array.isArray(at) && typeof s === 'number') at = at[s];
+    else if (isObject(at) && typeof s === 'string' && Object.hasOwn(at, s)) at = at[s];
+    else return undefined;
+  }
+  return at;
+}
+
+/**
+ * Builds append-only `add` operations and applies each one, as it is made, to a private copy of the
+ * document: later operations see what earlier ones created, and an operation that would not apply
+ * throws here instead of reaching the API server.
+ */
+export class PatchBuilder {
+  readonly ops: AddOperation[] = [];
+  readonly #doc: JsonObject;
+
+  constructor(original: JsonObject) {
+    this.#doc = jsonpatch.deepClone(original) as JsonObject;
+  }
+
+  /** The document with every operation so far applied. */
+  get patched(): JsonObject {
+    return this.#doc;
+  }
+
+  get(segments: ReadonlyArray<string | number>): unknown {
+    return valueAt(this.#doc, segments);
+  }
+
+  /** Appends with `/-` when the array exists; otherwise adds the array whole (creating missing parents). */
+  append(segments: ReadonlyArray<string | number>, items: readonly unknown[]): void {
+    if (items.length === 0) return;
+    if (Array.isArray(this.get(segments))) {
+      for (const item of items) this.#add(`${pointer(segments)}/-`, item);
+    } else {
+      this.#addNested(segments, [...items]);
+    }
+  }
+
+  /** Adds map entries one key at a time when the map exists; otherwise adds the map whole. */
+  setEntries(segments: ReadonlyArray<string>, entries: Readonly<Record<string, unknown>>): void {
+    const keys = Object.keys(entries);
+    if (keys.length === 0) return;
+    if (isObject(this.get(segments))) {
+      for (const k of keys) this.#add(pointer([...segments, k]), entries[k]);
+    } else {
+      this.#addNested(segments, { ...entries });
+    }
+  }
+
+  #addNested(segments: ReadonlyArray<string | number>, value: unknown): void {
+    let depth = segments.length;
+    while (depth > 1 && !isObject(this.get(segments.slice(0, depth - 1)))) depth--;
+    let wrapped = value;
+    for (let i = segments.length - 1; i >= depth; i--) wrapped = { [segments[i]]: wrapped };
+    this.#add(pointer(segments.slice(0, depth)), wrapped);
+  }
+
+  #add(path: string, value: unknown): void {
+    const op: AddOperation = { op: 'add', path, value };
+    jsonpatch.applyOperation(this.#doc, jsonpatch.deepClone(op), true, true, false);
+    this.ops.push(op);
+  }
+}
