@@ -1,4 +1,4 @@
-import { address, duration, int, labels, logLevel, oneOf, str } from '../sdk/config/index.ts';
+import { address, bool, duration, int, labels, logLevel, oneOf, str } from '../sdk/config/index.ts';
 import type { Var } from '../sdk/config/types.ts';
 import { DEFAULT_FORWARDER_SOCKET } from '../sidecar/nsc/env.ts';
 
@@ -58,5 +58,6 @@ export const webhookEnv = {
   ...injectionEnv,
   NSM_BODY_LIMIT: int(4 * 1024 * 1024, 'largest AdmissionReview accepted, in bytes (larger: 413)', 1024),
   NSM_DRAIN_PERIOD: duration('5s', 'on SIGTERM, keep serving this long with /readyz failing before closing'),
+  NSM_DEBUG_ENDPOINTS: bool(false, 'serve GET /debug/inject?namespace=NS&services=URLS for dry runs'),
   NSM_LOG_LEVEL: logLevel(),
 };
