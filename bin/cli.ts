@@ -38,8 +38,12 @@ function find(args: string[]): { name: string; load: Loader; rest: string[] } | 
   return undefined;
 }
 
+export interface Writer {
+  write(text: string): unknown;
+}
+
 /** Runs one subcommand and returns the process exit code. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, out = process.stdout, err = process.stderr): Promise<number> {
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, out: Writer = process.stdout, err: Writer = process.stderr): Promise<number> {
   if (args.length === 0 || isHelp(args[0])) {
     out.write(await usage());
     return args.length === 0 ? 2 : 0;

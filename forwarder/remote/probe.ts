@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export type TunnelLinkType = 'vxlan' | 'gre' | 'gretap';
+
+export interface LinkTypeSupport {
+  available: boolean;
+  /** Why not, in the kernel's words, when not available. */
+  reason?: string;
+}
+
+export type IpRunner = (args: string[]) => Promise<void>;
+
+const realIp: IpRunner = async (args) => {
+  await exec('ip', args, { timeout: 5000 });
+};
+
+const trial: Record<TunnelLinkType, string[]> = {
+  vxlan: ['type', 'vxlan', 'id', '1', 'dstport', '4789'],
+  gre: ['type', 'gre', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
+  gretap: ['type', 'gretap', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
+};
+
+/**
+ * Finds which tunnel link types this kernel can create, by creating each one in a throwaway
+ * network namespace (never in the host's). The namespace is removed whatever happens.
+ */
+export async function probeLinkTypes(types: readonly TunnelLinkType[] = ['vxlan', 'gre', 'gretap'], ip: IpRunner = realIp): Promise<Record<TunnelLinkType, LinkTypeSupport>> {
+  const ns = `nsm-probe-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const result = {} as Record<TunnelLinkType, LinkTypeSupport>;
+  await ip(['netns', 'add', ns]);
+  try {
+    for (const type of types) {
+      try {
+        await ip(['-n', ns, 'link', 'add', `probe-${type}`, ...trial[type]]);
+        result[type] = { available: true };
+      } catch (err) {
+        const stderr = (err as { stderr?: string }).stderr?.trim();
+        result[type] = { available: false, reason: stderr || (err as Error).message };
+      }
+    }
+  } finally {
+    await ip(['netns', 'del', ns]).catch(() => {});
+  }
+  return result;
+}

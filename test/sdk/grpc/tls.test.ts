@@ -1,0 +1,65 @@
+import t from 'tap';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials } from '@grpc/grpc-js';
+import { NetworkServiceRequest } from '../../../proto/api.ts';
+import { chain } from '../../../sdk/chain/chain.ts';
+import { formatAddress } from '../../../sdk/grpc/address.ts';
+import { NetworkServiceClient } from '../../../sdk/grpc/networkservice-client.ts';
+import { networkServiceBinding } from '../../../sdk/grpc/networkservice-server.ts';
+import { startGrpcServer } from '../../../sdk/grpc/server.ts';
+import { checkTlsFiles, mutualTlsChannelCredentials, mutualTlsServerCredentials } from '../../../sdk/grpc/tls.ts';
+import { silentLogger } from '../../../sdk/log.ts';
+import { makeCa, makeLeaf } from '../../fixtures/certs.ts';
+import { sleep } from '../../fixtures/chain-probes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'nsm-tls-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const ca = makeCa(dir, 'peer-ca');
+const rogueCa = makeCa(dir, 'rogue-ca');
+const nodeA = makeLeaf(dir, 'node-a', ca);
+const nodeB = makeLeaf(dir, 'node-b', ca);
+const rogue = makeLeaf(dir, 'rogue', rogueCa);
+const serverCa = join(dir, 'server-ca-bundle.crt');
+copyFileSync(ca.cert, serverCa);
+
+const req = NetworkServiceRequest.fromPartial({ connection: { id: 'peer-1', networkService: 'svc' } });
+
+t.test('mutual TLS peering: only certificates from the CA get through', async (t) => {
+  const server = await startGrpcServer({
+    listenOn: 'tcp://127.0.0.1:0',
+    services: [networkServiceBinding(chain([]), silentLogger())],
+    credentials: mutualTlsServerCredentials({ caFile: serverCa, certFile: nodeB.cert, keyFile: nodeB.key, refreshIntervalMs: 100 }),
+  });
+  t.teardown(() => server.stop(100));
+  const address = formatAddress(server.address);
+
+  const good = await NetworkServiceClient.dial(address, { credentials: mutualTlsChannelCredentials({ caFile: ca.cert, certFile: nodeA.cert, keyFile: nodeA.key }), dialTimeoutMs: 3000 });
+  t.equal((await good.request(req, { timeoutMs: 3000 })).id, 'peer-1', 'a peer with a CA certificate is served');
+  good.shutdown();
+
+  const noCert = credentials.createSsl(readFileSync(ca.cert));
+  await t.rejects(NetworkServiceClient.dial(address, { credentials: noCert, dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a peer without a client certificate is refused');
+
+  const rogueCreds = () => mutualTlsChannelCredentials({ caFile: ca.cert, certFile: rogue.cert, keyFile: rogue.key });
+  await t.rejects(NetworkServiceClient.dial(address, { credentials: rogueCreds(), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a certificate from another CA is refused');
+
+  writeFileSync(serverCa, readFileSync(ca.cert, 'utf8') + readFileSync(rogueCa.cert, 'utf8'));
+  let accepted = false;
+  for (let i = 0; i < 30 && !accepted; i++) {
+    await sleep(200);
+    const c = await NetworkServiceClient.dial(address, { credentials: rogueCreds(), dialTimeoutMs: 500 }).catch(() => undefined);
+    if (c) {
+      accepted = (await c.request(req, { timeoutMs: 2000 }).then(() => true, () => false));
+      c.shutdown();
+    }
+  }
+  t.ok(accepted, 'a CA bundle rotated on disk applies without restarting the server');
+});
+
+t.test('missing TLS files are named at start', async (t) => {
+  t.throws(() => checkTlsFiles({ caFile: '', certFile: nodeA.cert, keyFile: nodeA.key }), /NSM_TLS_CA_FILE is not set: peering needs mutual TLS \(or NSM_INSECURE=true/);
+  t.throws(() => checkTlsFiles({ caFile: ca.cert, certFile: join(dir, 'nope.crt'), keyFile: nodeA.key }), /NSM_TLS_CERT_FILE=.*nope\.crt cannot be read/);
+  t.doesNotThrow(() => checkTlsFiles({ caFile: ca.cert, certFile: nodeA.cert, keyFile: nodeA.key }));
+});
