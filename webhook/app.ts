@@ -63,6 +63,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     opts.https ? Fastify({ ...base, https: { ...opts.https } } as FastifyHttpsOptions<HttpsServer>) : Fastify(base)
   ) as unknown as FastifyInstance;
 
+  // AdmissionReviews are JSON only; anything else is answered 415.
+  app.removeContentTypeParser('text/plain');
+
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     opts.metrics.httpErrors.inc({ code: String(code) });
