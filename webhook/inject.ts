@@ -1,7 +1,6 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { injectedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import jsonpatch from 'fast-json-patch';
 import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
@@ -24,6 +23,8 @@ export type Decision =
   | {
       kind: 'inject';
       ops: AddOperation[];
+      /** `ops` as the JSON text sent to the API server. */
+      patch: string;
       /** The whole document with `ops` applied. */
       patched: JsonObject;
       source: 'pod' | 'namespace';
@@ -87,8 +88,8 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   try {
     return build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
   } catch (err) {
-    if (!(err instanceof jsonpatch.JsonPatchError)) throw err;
-    return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${err.name}: ${err.message.split('\n')[0]}); please report this with the pod manifest` };
+    const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+    return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${problem}); please report this with the pod manifest` };
   }
 }
 
@@ -127,5 +128,5 @@ function build(
     volumes: names(parts.volumes),
   };
   builder.setEntries([...at, 'metadata', 'annotations'], { [STATUS_ANNOTATION]: JSON.stringify(record) });
-  return { kind: 'inject', ops: builder.ops, patched: builder.patched, source, native, record };
+  return { kind: 'inject', get ops() { return builder.ops; }, patch: builder.json, patched: builder.patched, source, native, record };
 }

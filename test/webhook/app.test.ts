@@ -84,7 +84,7 @@ t.test('200 concurrent requests each keep their own services', async (t) => {
   results.forEach((res, i) => {
     const body = res.json();
     if (body.response.uid !== `c-${i}`) t.fail(`uid of ${i}`);
-    const ops = decodePatch(body.response)!;
+    const ops = decodePatch(body.response) as Array<{ path: string; value: any }>;
     for (const op of ops.filter((o) => /ontainers(\/-)?$/.test(o.path))) {
       const containers = Array.isArray(op.value) ? op.value : [op.value];
       for (const c of containers) {

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
 import { injectPod } from '../../webhook/inject.ts';
@@ -60,7 +61,7 @@ t.test('random pods: append-only, applies, keeps user data, valid, idempotent', 
       if (JSON.stringify(pod) !== JSON.stringify(original)) throw new Error('input mutated');
       for (const op of d.ops) if (op.op !== 'add') throw new Error(`non-add op ${op.op}`);
       const patched = applyOps(pod, d.ops) as any;
-      if (JSON.stringify(patched) !== JSON.stringify(d.patched)) throw new Error('sent patch and checked copy differ');
+      if (!isDeepStrictEqual(JSON.parse(JSON.stringify(patched)), JSON.parse(JSON.stringify(d.patched)))) throw new Error('sent patch and checked copy differ');
       // user data survives: each original container is a prefix of its patched self
       original.spec.containers.forEach((c: any, i: number) => {
         const after = patched.spec.containers[i];

@@ -1,11 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { silentLogger } from '../../sdk/log.ts';
 import { serverMinorVersion } from '../../webhook/kube-version.ts';
 import { startNamespaceCache } from '../../webhook/namespace-cache.ts';
 import { startFixtureApiServer } from '../fixtures/kube-api-server.ts';
 
 /** Polls until check() holds; fails the test after `ms`. */
-async function until(t: Tap.Test, what: string, check: () => boolean, ms = 5000): Promise<void> {
+async function until(t: Test, what: string, check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) {
@@ -15,9 +15,6 @@ async function until(t: Tap.Test, what: string, check: () => boolean, ms = 5000)
     await new Promise((r) => setTimeout(r, 10));
   }
   t.pass(what);
-}
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 }
 
 const noDelay = async () => {};

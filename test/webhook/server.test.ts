@@ -86,7 +86,7 @@ t.test('HTTPS with a generated CA, TLS 1.2+, readiness, certificate rotation wit
   });
 
   t.equal((await peer(server.port, caPem)).subject.CN, 'first');
-  await t.rejects(peer(server.port, caPem, { maxVersion: 'TLSv1.1' }), undefined, 'TLS 1.1 refused');
+  await t.rejects(peer(server.port, caPem, { maxVersion: 'TLSv1.1' }), 'TLS 1.1 refused');
   t.equal((await post(server.port, caPem, '/readyz')).status, 503, 'not ready before the namespace cache syncs');
   synced = true;
   t.equal((await post(server.port, caPem, '/readyz')).status, 200);
@@ -97,7 +97,7 @@ t.test('HTTPS with a generated CA, TLS 1.2+, readiness, certificate rotation wit
 
   vol.publish(second.cert, second.key);
   const deadline = Date.now() + 5000;
-  let cn = '';
+  let cn: unknown = '';
   while (Date.now() < deadline && (cn = (await peer(server.port, caPem)).subject.CN) !== 'second') await new Promise((r) => setTimeout(r, 25));
   t.equal(cn, 'second', 'new certificate served after the ..data swap, no restart');
   t.equal((await post(server.port, caPem, '/mutate', review)).status, 200, 'still serving');
@@ -111,7 +111,7 @@ t.test('HTTPS with a generated CA, TLS 1.2+, readiness, certificate rotation wit
   t.equal((await post(server.port, caPem, '/readyz')).status, 503, 'readiness fails while draining');
   t.equal((await post(server.port, caPem, '/mutate', review)).status, 200, 'requests still answered while draining');
   await draining;
-  await t.rejects(post(server.port, caPem, '/healthz'), undefined, 'closed after the drain period');
+  await t.rejects(post(server.port, caPem, '/healthz'), 'closed after the drain period');
 });
 
 t.test('a missing certificate stops the start with a message naming the variables', async (t) => {
