@@ -1,22 +1,53 @@
-import { address, bool, list, logLevel, oneOf, str } from '../sdk/config/index.ts';
-import { defineCommand, notImplemented } from '../sdk/cli.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { collectDefaultMetrics } from 'prom-client';
+import { defineCommand } from '../sdk/cli.ts';
+import { createLogger } from '../sdk/log.ts';
+import { webhookEnv } from './env.ts';
+import { injectionConfigFromEnv, resolveNativeSidecar } from './injection-config.ts';
+import { serverMinorVersion } from './kube-version.ts';
+import { createMetrics } from './metrics.ts';
+import { startNamespaceCache } from './namespace-cache.ts';
+import { startServer } from './server.ts';
 
-export const webhookEnv = {
-  NSM_LISTEN_ON: address(':8443', 'HTTPS address of POST /mutate, GET /healthz and GET /readyz'),
-  NSM_METRICS_LISTEN_ON: address(':9090', 'plain HTTP address of GET /metrics (Prometheus)'),
-  NSM_CERT_FILE_PATH: str('/etc/nsm/webhook/tls/tls.crt', 'serving certificate (PEM); reloaded when the file changes'),
-  NSM_KEY_FILE_PATH: str('/etc/nsm/webhook/tls/tls.key', 'serving key (PEM); reloaded when the file changes'),
-  NSM_ANNOTATION: str('networkservicemesh.io', 'annotation that lists the network services of a pod or namespace'),
-  NSM_SIDECAR_IMAGE: str('ghcr.io/nsm-project/nsm-sidecar:0.1.0', 'image of the injected init container and sidecar'),
-  NSM_IMAGE_PULL_POLICY: oneOf('IfNotPresent', ['Always', 'IfNotPresent', 'Never'], 'pull policy of the injected containers'),
-  NSM_NATIVE_SIDECAR: oneOf('auto', ['auto', 'on', 'off'], 'inject the sidecar as an init container with restartPolicy Always'),
-  NSM_ENVS: list('', 'extra env for the injected containers, comma-separated K=V'),
-  NSM_DEBUG_ENDPOINTS: bool(false, 'serve GET /debug/inject for dry runs'),
-  NSM_LOG_LEVEL: logLevel(),
-};
+export { webhookEnv };
 
 export default defineCommand({
   summary: 'mutating admission webhook that injects the NSM client into annotated pods',
   env: webhookEnv,
-  run: async () => notImplemented('webhook'),
+  run: async (env) => {
+    const logger = createLogger('nsm-webhook', env.NSM_LOG_LEVEL);
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    const minor = env.NSM_NATIVE_SIDECAR === 'auto' ? await serverMinorVersion(kc, 5000) : undefined;
+    const native = resolveNativeSidecar(env.NSM_NATIVE_SIDECAR, minor);
+    logger.info({ mode: env.NSM_NATIVE_SIDECAR, serverMinor: minor, native }, 'native sidecar mode');
+    const metrics = createMetrics();
+    collectDefaultMetrics({ register: metrics.registry });
+    const namespaces = startNamespaceCache(kc, logger);
+    const server = await startServer({
+      listenOn: env.NSM_LISTEN_ON,
+      metricsListenOn: env.NSM_METRICS_LISTEN_ON,
+      certFile: env.NSM_CERT_FILE_PATH,
+      keyFile: env.NSM_KEY_FILE_PATH,
+      config: injectionConfigFromEnv(env, native),
+      namespaces: namespaces.lookup,
+      dependenciesReady: namespaces.synced,
+      metrics,
+      logger,
+      bodyLimit: env.NSM_BODY_LIMIT,
+      drainPeriodMs: env.NSM_DRAIN_PERIOD,
+      debugEndpoints: env.NSM_DEBUG_ENDPOINTS,
+    }).catch(async (err) => {
+      await namespaces.stop();
+      throw err;
+    });
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info({ signal }, 'shutting down');
+    await server.drain();
+    await namespaces.stop();
+    return 0;
+  },
 });

@@ -1,0 +1,40 @@
+/**
+ * Child process of bench/webhook.ts: the real webhook server and a null webhook (same fastify HTTPS
+ * stack, answers allowed with no patch), both on loopback. Reports their ports over IPC.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { silentLogger } from '../sdk/log.ts';
+import { loadConfig } from '../sdk/config/index.ts';
+import { injectionEnv } from '../webhook/env.ts';
+import { injectionConfigFromEnv } from '../webhook/injection-config.ts';
+import { createMetrics } from '../webhook/metrics.ts';
+import { startServer } from '../webhook/server.ts';
+
+const [certFile, keyFile] = process.argv.slice(2);
+const real = await startServer({
+  listenOn: '127.0.0.1:0',
+  metricsListenOn: '127.0.0.1:0',
+  certFile,
+  keyFile,
+  config: injectionConfigFromEnv(loadConfig(injectionEnv, { NSM_LABELS: 'spiffe.io/spiffe-id=true' }), false),
+  namespaces: (name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }),
+  dependenciesReady: () => true,
+  metrics: createMetrics(),
+  logger: silentLogger(),
+});
+
+const nullApp = Fastify({ https: { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, keepAliveTimeout: 90_000 });
+nullApp.post<{ Body: { request: { uid: string } } }>('/mutate', async (req) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  response: { uid: req.body.request.uid, allowed: true },
+}));
+await nullApp.listen({ host: '127.0.0.1', port: 0 });
+const nullPort = (nullApp.server.address() as { port: number }).port;
+
+process.send?.({ real: real.port, null: nullPort });
+process.on('disconnect', async () => {
+  await Promise.all([real.drain(), nullApp.close()]);
+  process.exit(0);
+});

@@ -1,0 +1,121 @@
+/**
+ * Webhook benchmark (loopback only): throughput of the real webhook against a null webhook on the same
+ * TLS stack, side by side, and latency at a fixed 500 requests/s. Servers run in a child process so the
+ * load generator does not share their event loop. Run: npx node bench/webhook.ts
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { makeCa, makeLeaf } from '../test/fixtures/certs.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const RATE = 500;
+
+/** A pod as a ReplicaSet controller creates it, with a realistic amount of env, mounts and labels. */
+function review(): string {
+  const env = Array.from({ length: 20 }, (_, i) => ({ name: `APP_SETTING_${i}`, value: `value-${i}-${'x'.repeat(20)}` }));
+  const container = (name: string) => ({
+    name,
+    image: `registry.example.com/team/${name}:1.2.3`,
+    ports: [{ containerPort: 8080, protocol: 'TCP' }],
+    env,
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    volumeMounts: [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+    readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5 },
+  });
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          generateName: 'checkout-6f9c7d8b4-',
+          namespace: 'shop',
+          labels: { app: 'checkout', 'pod-template-hash': '6f9c7d8b4', team: 'payments' },
+          annotations: { 'networkservicemesh.io': 'kernel://payments-l2/nsm-1,kernel://audit@remote.example/nsm-2?app=checkout', 'prometheus.io/scrape': 'true' },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-6f9c7d8b4', uid: '0d0e8a5c-1f8a-4c55-9d2a-7b1c7e0d3a11', controller: true }],
+        },
+        spec: {
+          containers: [container('checkout'), container('envoy')],
+          volumes: [{ name: 'kube-api-access-abcde', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }],
+          serviceAccountName: 'checkout',
+        },
+      },
+      dryRun: false,
+    },
+  });
+}
+
+async function throughput(port: number, body: string) {
+  const r = await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_S });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`port ${port}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+/** Open-loop load at a fixed rate; latencies measured with sub-millisecond precision. */
+async function fixedRate(port: number, ca: Buffer, body: string): Promise<{ p50: number; p99: number; count: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 32, ca, servername: 'localhost' });
+  const once = () =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  for (let i = 0; i < 200; i++) await once();
+  const latencies: Promise<number>[] = [];
+  const start = performance.now();
+  const total = RATE * Math.min(DURATION_S, 5);
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    latencies.push(once());
+  }
+  const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
+  agent.destroy();
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return { p50: pct(50), p99: pct(99), count: sorted.length };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'nsm-bench-'));
+try {
+  const ca = makeCa(dir, 'ca');
+  const leaf = makeLeaf(dir, 'webhook', ca);
+  const servers = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key], { stdio: 'inherit' });
+  const ports = await new Promise<{ real: number; null: number }>((resolve, reject) => {
+    servers.once('message', (m) => resolve(m as { real: number; null: number }));
+    servers.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+  });
+  const body = review();
+  const caPem = readFileSync(ca.cert);
+  console.log(`pod review ${body.length} bytes; ${CONNECTIONS} connections, ${DURATION_S}s per run, loopback HTTPS`);
+  await throughput(ports.null, body);
+  await throughput(ports.real, body);
+  const nul = await throughput(ports.null, body);
+  const real = await throughput(ports.real, body);
+  console.log(`null webhook   ${nul.rps.toFixed(0).padStart(7)} req/s  p50 ${nul.p50} ms  p99 ${nul.p99} ms`);
+  console.log(`nsm webhook    ${real.rps.toFixed(0).padStart(7)} req/s  p50 ${real.p50} ms  p99 ${real.p99} ms`);
+  console.log(`throughput ratio ${(real.rps / nul.rps).toFixed(2)}x (target >= 0.8x)`);
+  const fixed = await fixedRate(ports.real, caPem, body);
+  const fixedNull = await fixedRate(ports.null, caPem, body);
+  console.log(`at ${RATE} req/s: nsm p50 ${fixed.p50.toFixed(2)} ms p99 ${fixed.p99.toFixed(2)} ms (target < 5 ms); null p50 ${fixedNull.p50.toFixed(2)} ms p99 ${fixedNull.p99.toFixed(2)} ms; ${fixed.count} requests each`);
+  servers.disconnect();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,100 @@
+import type { Server as HttpsServer } from 'node:https';
+import Fastify, { type FastifyBaseLogger, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from '../sdk/log.ts';
+import { admissionReview, reviewAdmission, type AdmissionRequest, type NamespaceLookup, type Reviewed } from './admission.ts';
+import { injectPod } from './inject.ts';
+import type { InjectionConfig } from './injection-config.ts';
+import type { WebhookMetrics } from './metrics.ts';
+
+export interface AppOptions {
+  config: InjectionConfig;
+  namespaces: NamespaceLookup;
+  /** True once TLS is loaded and the namespace cache has synced, false again while draining. */
+  ready: () => boolean;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  bodyLimit?: number;
+  /** Key and certificate; without them the app speaks plain HTTP (tests using app.inject()). */
+  https?: { key: string | Buffer; cert: string | Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  debugEndpoints?: boolean;
+}
+
+const reviewSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'request'],
+  properties: {
+    apiVersion: { enum: ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] },
+    kind: { const: 'AdmissionReview' },
+    request: { type: 'object', required: ['uid'], properties: { uid: { type: 'string', minLength: 1 } } },
+  },
+} as const;
+
+interface ReviewBody {
+  apiVersion: string;
+  request: AdmissionRequest;
+}
+
+function logDecision(logger: FastifyBaseLogger, r: Reviewed, uid: string, durationMs: number): void {
+  const fields = { uid, namespace: r.pod.namespace, name: r.pod.name, generateName: r.pod.generateName, durationMs, ...r.outcome };
+  if (r.outcome.decision === 'denied') logger.warn(fields, 'pod denied');
+  else if (r.outcome.decision === 'injected') logger.info(fields, 'pod injected');
+  else logger.debug(fields, 'pod skipped');
+}
+
+function count(metrics: WebhookMetrics, r: Reviewed, seconds: number): void {
+  const o = r.outcome;
+  metrics.requests.inc({ decision: o.decision });
+  metrics.duration.observe({ decision: o.decision }, seconds);
+  if (o.decision === 'injected') metrics.injections.inc({ source: o.source, native: String(o.native) });
+  else if (o.decision === 'skipped') metrics.skips.inc({ reason: o.reason });
+  else metrics.denials.inc({ reason: o.reason });
+}
+
+/** Builds the admission app; never listens (server.ts does). */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const base: FastifyServerOptions = {
+    loggerInstance: opts.logger,
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+    keepAliveTimeout: 90_000,
+    return503OnClosing: true,
+  };
+  const app = (
+    opts.https ? Fastify({ ...base, https: { ...opts.https } } as FastifyHttpsOptions<HttpsServer>) : Fastify(base)
+  ) as unknown as FastifyInstance;
+
+  // AdmissionReviews are JSON only; anything else is answered 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    opts.metrics.httpErrors.inc({ code: String(code) });
+    if (code >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    else req.log.debug({ code: err.code, url: req.url, message: err.message }, 'request refused');
+    const message = code === 500 ? 'internal error; see the webhook log' : err.message;
+    return reply.code(code).send({ error: err.code ?? 'ERROR', message });
+  });
+
+  app.post<{ Body: ReviewBody }>('/mutate', { schema: { body: reviewSchema } }, async (req, reply) => {
+    const started = performance.now();
+    const reviewed = reviewAdmission(req.body.request, opts.namespaces, opts.config);
+    const ms = performance.now() - started;
+    count(opts.metrics, reviewed, ms / 1000);
+    logDecision(req.log, reviewed, req.body.request.uid, Math.round(ms * 1000) / 1000);
+    return reply.send({ ...admissionReview(reviewed.response), apiVersion: req.body.apiVersion });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => (opts.ready() ? reply.send({ status: 'ready' }) : reply.code(503).send({ status: 'not ready' })));
+
+  if (opts.debugEndpoints) {
+    app.get<{ Querystring: { namespace?: string; services?: string } }>('/debug/inject', async (req) => {
+      const namespace = req.query.namespace ?? 'default';
+      const annotations = req.query.services === undefined ? {} : { [opts.config.annotation]: req.query.services };
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace, annotations }, spec: { containers: [{ name: 'app', image: 'app' }] } };
+      const d = injectPod(pod, opts.namespaces(namespace), opts.config);
+      return d.kind === 'inject' ? { decision: 'inject', pod: d.patched } : d;
+    });
+  }
+  return app;
+}

@@ -1,0 +1,46 @@
+import type { ConfigOf } from '../sdk/config/types.ts';
+import type { injectionEnv } from './env.ts';
+
+export type NativeSidecarMode = 'auto' | 'on' | 'off';
+
+/** Everything the pure injection needs to know, already validated. */
+export interface InjectionConfig {
+  annotation: string;
+  initImage: string;
+  sidecarImage: string;
+  pullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** `auto` has already been resolved against the API server version. */
+  nativeSidecar: boolean;
+  resources: { limits: { cpu: string; memory: string }; requests: { cpu: string; memory: string } };
+  connectTo: string;
+  connectionsDir: string;
+  envs: ReadonlyArray<readonly [string, string]>;
+  labels: Readonly<Record<string, string>>;
+}
+
+export function injectionConfigFromEnv(env: ConfigOf<typeof injectionEnv>, nativeSidecar: boolean): InjectionConfig {
+  return {
+    annotation: env.NSM_ANNOTATION,
+    initImage: env.NSM_INIT_IMAGE.trim() || env.NSM_SIDECAR_IMAGE.trim(),
+    sidecarImage: env.NSM_SIDECAR_IMAGE.trim(),
+    pullPolicy: env.NSM_IMAGE_PULL_POLICY,
+    nativeSidecar,
+    resources: {
+      limits: { cpu: env.NSM_SIDECAR_LIMITS_CPU, memory: env.NSM_SIDECAR_LIMITS_MEMORY },
+      requests: { cpu: env.NSM_SIDECAR_REQUESTS_CPU, memory: env.NSM_SIDECAR_REQUESTS_MEMORY },
+    },
+    connectTo: env.NSM_CONNECT_TO,
+    connectionsDir: env.NSM_CONNECTIONS_DIR,
+    envs: env.NSM_ENVS,
+    labels: env.NSM_LABELS,
+  };
+}
+
+/** Native sidecars (KEP-753) are on by default from Kubernetes 1.29; unknown versions get classic sidecars. */
+export const NATIVE_SIDECAR_MIN_MINOR = 29;
+
+export function resolveNativeSidecar(mode: NativeSidecarMode, serverMinor: number | undefined): boolean {
+  if (mode === 'on') return true;
+  if (mode === 'off') return false;
+  return serverMinor !== undefined && serverMinor >= NATIVE_SIDECAR_MIN_MINOR;
+}

@@ -1,0 +1,134 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { parseAddress } from '../sdk/grpc/address.ts';
+import type { Logger } from '../sdk/log.ts';
+import type { NamespaceLookup } from './admission.ts';
+import { buildApp } from './app.ts';
+import type { InjectionConfig } from './injection-config.ts';
+import type { WebhookMetrics } from './metrics.ts';
+import { readTlsMaterial, watchTlsFiles, type TlsWatchOptions } from './tls-files.ts';
+
+export interface ServerOptions {
+  listenOn: string;
+  metricsListenOn: string;
+  certFile: string;
+  keyFile: string;
+  config: InjectionConfig;
+  namespaces: NamespaceLookup;
+  /** Whether the dependencies (namespace cache) are ready. */
+  dependenciesReady: () => boolean;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  bodyLimit?: number;
+  drainPeriodMs?: number;
+  debugEndpoints?: boolean;
+  tlsWatch?: TlsWatchOptions;
+}
+
+export interface RunningServer {
+  port: number;
+  metricsPort: number;
+  /** Readiness fails at once; requests are still served for the drain period; then everything closes. */
+  drain(): Promise<void>;
+}
+
+const MIN_TLS = 'TLSv1.2';
+
+async function listenTcp(listen: (host: string) => Promise<unknown>, host: string): Promise<void> {
+  if (host !== '') return void (await listen(host.replace(/^\[(.*)\]$/, '$1')));
+  try {
+    await listen('::');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
+    await listen('0.0.0.0');
+  }
+}
+
+function metricsServer(metrics: WebhookMetrics): HttpServer {
+  return createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found; try GET /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+}
+
+/** Listens on HTTPS (admission) and plain HTTP (metrics); the certificate is reloaded when its files change. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.logger;
+  const tls = await readTlsMaterial(opts.certFile, opts.keyFile);
+  let draining = false;
+  const app = buildApp({
+    config: opts.config,
+    namespaces: opts.namespaces,
+    ready: () => !draining && opts.dependenciesReady(),
+    metrics: opts.metrics,
+    logger: log,
+    bodyLimit: opts.bodyLimit,
+    https: { ...tls, minVersion: MIN_TLS },
+    debugEndpoints: opts.debugEndpoints,
+  });
+  const stopWatch = watchTlsFiles(
+    opts.certFile,
+    opts.keyFile,
+    tls,
+    (next) => {
+      (app.server as unknown as HttpsServer).setSecureContext({ ...next, minVersion: MIN_TLS });
+      opts.metrics.tlsReloads.inc({ result: 'ok' });
+      log.info({ certFile: opts.certFile }, 'serving certificate reloaded');
+    },
+    (err) => {
+      opts.metrics.tlsReloads.inc({ result: 'error' });
+      log.warn({ err: err.message }, 'serving certificate not reloaded; keeping the previous one');
+    },
+    opts.tlsWatch,
+  );
+  const addr = parseAddress(opts.listenOn);
+  const maddr = parseAddress(opts.metricsListenOn);
+  if (addr.kind !== 'tcp' || maddr.kind !== 'tcp') {
+    stopWatch();
+    throw new Error('NSM_LISTEN_ON and NSM_METRICS_LISTEN_ON must be TCP addresses such as :8443');
+  }
+  const metricsHttp = metricsServer(opts.metrics);
+  try {
+    await listenTcp((host) => app.listen({ host, port: addr.port }), addr.host);
+    await listenTcp(
+      (host) =>
+        new Promise<void>((resolve, reject) => {
+          metricsHttp.once('error', reject);
+          metricsHttp.listen(maddr.port, host, () => {
+            metricsHttp.off('error', reject);
+            resolve();
+          });
+        }),
+      maddr.host,
+    );
+  } catch (err) {
+    stopWatch();
+    await app.close();
+    metricsHttp.close();
+    throw err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const metricsPort = (metricsHttp.address() as AddressInfo).port;
+  log.info({ port, metricsPort }, 'webhook listening');
+  return {
+    port,
+    metricsPort,
+    drain: async () => {
+      draining = true;
+      log.info({ drainPeriodMs: opts.drainPeriodMs ?? 0 }, 'draining');
+      await new Promise((resolve) => setTimeout(resolve, opts.drainPeriodMs ?? 0));
+      stopWatch();
+      await app.close();
+      metricsHttp.closeAllConnections();
+      await new Promise((resolve) => metricsHttp.close(resolve));
+    },
+  };
+}
