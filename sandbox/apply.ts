@@ -46,8 +46,24 @@ export function podsOf(doc: Json): Json[] {
 /** The nsm arguments of a container whose command is the nsm CLI; undefined for any other container. */
 export function nsmArgs(container: Json): string[] | undefined {
   const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String);
-  if (argv.length === 0 || !(argv[0] === 'nsm' || argv[0].endsWith('/nsm'))) return undefined;
-  return argv.slice(1);
+  if (argv[0] === 'nsm' || argv[0]?.endsWith('/nsm')) return argv.slice(1);
+  if (argv[0] === 'node' && argv[1]?.endsWith('bin/nsm.ts')) return argv.slice(2);
+  return undefined;
+}
+
+/**
+ * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
+ * node's directory, an emptyDir is a directory of the pod. Longest mount path first.
+ */
+function mountedDirs(pod: Json, container: Json): Array<[string, string]> {
+  const name = pod.metadata.name as string;
+  const volumes = new Map<string, Json>((pod.spec?.volumes ?? []).map((v: Json) => [v.name, v]));
+  const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeSocketDir]];
+  for (const m of container.volumeMounts ?? []) {
+    const v = volumes.get(m.name);
+    if (v?.emptyDir) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
+  }
+  return out.sort((a, b) => b[0].length - a[0].length);
 }
 
 /**
@@ -62,7 +78,11 @@ export function containerEnv(pod: Json, container: Json): Record<string, string>
     const raw = e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : String(e.value ?? '');
     env[e.name] = raw.replace(/\$\((\w+)\)/g, (m: string, v: string) => env[v] ?? m);
   }
-  for (const [k, v] of Object.entries(env)) env[k] = v.replaceAll('/var/lib/networkservicemesh', paths.nodeSocketDir);
+  const mounts = mountedDirs(pod, container);
+  for (const [k, v] of Object.entries(env)) {
+    const mount = mounts.find(([at]) => v === at || v.startsWith(`${at}/`) || v.startsWith(`unix://${at}/`));
+    if (mount) env[k] = v.replace(mount[0], mount[1]);
+  }
   env.NSM_CONNECT_TO ??= `unix://${forwarderSocket()}`;
   env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeSocketDir, 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
   env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
@@ -91,7 +111,9 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
     const made = ip(['netns', 'add', netns]);
     if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
     ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-    state.pods.push({ name, netns });
+    const client = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])].find((c: Json) => nsmArgs(c)?.[0] === 'nsc');
+    const connectionsDir = client ? containerEnv(pod, client).NSM_CONNECTIONS_DIR : undefined;
+    state.pods.push({ name, netns, ...(connectionsDir ? { connectionsDir } : {}) });
     mkdirSync(paths.pod(name), { recursive: true });
     save();
     for (const c of pod.spec.initContainers ?? []) {

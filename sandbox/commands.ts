@@ -91,7 +91,7 @@ export interface Row {
 export function connections(state: State): Row[] {
   const rows: Row[] = [];
   for (const pod of state.pods) {
-    const dir = join(paths.pod(pod.name), 'connections');
+    const dir = pod.connectionsDir ?? join(paths.pod(pod.name), 'connections');
     for (const file of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []) {
       const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       rows.push({

@@ -28,7 +28,8 @@ export interface Proc {
 }
 
 export interface State {
-  pods: Array<{ name: string; netns: string }>;
+  /** `connectionsDir`: where the pod's client writes its connections, when it has one. */
+  pods: Array<{ name: string; netns: string; connectionsDir?: string }>;
   procs: Proc[];
 }
 

@@ -5,15 +5,21 @@ import { paths } from '../../sandbox/state.ts';
 
 const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'alpine', annotations: { 'networkservicemesh.io': 'kernel://k2k/nsm-1' } }, spec: { containers: [{ name: 'app', image: 'alpine' }] } };
 
-t.test('the adapter injects init container, sidecar and socket volume, appending to user arrays', async (t) => {
+t.test('pods go through the webhook\'s injection: init container, sidecar, volumes appended to user arrays', async (t) => {
   const out = injectPod(pod);
-  t.same(out.spec.containers.map((c: { name: string }) => c.name), ['app', 'nsm']);
+  t.same(out.spec.containers.map((c: { name: string }) => c.name), ['app', 'nsm-sidecar']);
   t.same(nsmArgs(out.spec.initContainers[0]), ['nsc', 'init']);
   t.same(nsmArgs(out.spec.containers[1]), ['nsc', 'run']);
   t.equal(nsmArgs(out.spec.containers[0]), undefined, 'other containers are not nsm');
-  t.equal(out.spec.volumes[0].hostPath.path, '/var/lib/networkservicemesh');
+  t.equal(out.spec.volumes.find((v: { name: string }) => v.name === 'nsm-socket').hostPath.path, '/var/lib/networkservicemesh');
+  t.ok(out.metadata.annotations['networkservicemesh.io/status'], 'the status annotation is recorded as in a cluster');
   t.equal(pod.spec.containers.length, 1, 'the input is not changed');
   t.same(injectPod({ ...pod, metadata: { name: 'plain' } }).spec, pod.spec, 'no annotation, no change');
+  t.same(nsmArgs({ command: ['nsm', 'nse'] }), ['nse']);
+});
+
+t.test('a malformed annotation is refused with the webhook\'s message', async (t) => {
+  t.throws(() => injectPod({ ...pod, metadata: { name: 'bad', annotations: { 'networkservicemesh.io': 'vxlan://x/nsm-1' } } }), { code: 'INVALID_ARGUMENT', message: /pod bad: .*unknown mechanism "vxlan"/ });
 });
 
 t.test('container env: downward API, $(VAR), socket path mapped into the sandbox node', async (t) => {
@@ -22,7 +28,7 @@ t.test('container env: downward API, $(VAR), socket path mapped into the sandbox
   t.equal(env.NSM_NAME, 'alpine');
   t.equal(env.NSM_NETWORK_SERVICES, 'kernel://k2k/nsm-1');
   t.equal(env.NSM_CONNECT_TO, `unix://${paths.nodeSocketDir}/nsm.io.sock`);
-  t.match(env.NSM_CONNECTIONS_DIR, /pods\/alpine\/connections$/);
+  t.match(env.NSM_CONNECTIONS_DIR, /pods\/alpine\/volumes\/nsm-connections$/, 'the emptyDir lives in the pod\'s directory');
 });
 
 t.test('deployments become named replicas; NetworkService spec is read as the CRD writes it', async (t) => {
