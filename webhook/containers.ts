@@ -58,13 +58,28 @@ function initName(image: string): string {
   return base.endsWith('-init') ? base : `${base}-init`;
 }
 
-export function injectedParts(input: PartsInput): InjectedParts {
+interface PartNames {
+  socketVolume: string;
+  connectionsVolume: string;
+  init: string;
+  sidecar: string;
+}
+
+function partNames(input: PartsInput): PartNames {
+  const { config } = input;
+  return {
+    socketVolume: uniqueName(SOCKET_VOLUME, input.takenVolumeNames),
+    connectionsVolume: uniqueName(CONNECTIONS_VOLUME, input.takenVolumeNames),
+    init: uniqueName(initName(config.initImage), input.takenContainerNames),
+    sidecar: uniqueName(imageBaseName(config.sidecarImage), input.takenContainerNames),
+  };
+}
+
+function buildParts(input: PartsInput, names: PartNames): InjectedParts {
   const { config, services, psa, native } = input;
-  const socketVolume = uniqueName(SOCKET_VOLUME, input.takenVolumeNames);
-  const connectionsVolume = uniqueName(CONNECTIONS_VOLUME, input.takenVolumeNames);
   const mounts = [
-    { name: socketVolume, mountPath: SOCKET_DIR, readOnly: true },
-    { name: connectionsVolume, mountPath: config.connectionsDir },
+    { name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true },
+    { name: names.connectionsVolume, mountPath: config.connectionsDir },
   ];
   const container = (name: string, image: string, args: string[], extraLimits: Record<string, string> = {}): JsonObject => ({
     name,
@@ -80,17 +95,66 @@ export function injectedParts(input: PartsInput): InjectedParts {
     volumeMounts: mounts.map((m) => ({ ...m })),
     ...(psa === 'restricted' ? { securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT) } : {}),
   });
-  const init = container(uniqueName(initName(config.initImage), input.takenContainerNames), config.initImage, ['nsc', 'init'], sriovLimits(input.urls));
-  const sidecar = container(uniqueName(imageBaseName(config.sidecarImage), input.takenContainerNames), config.sidecarImage, ['nsc', 'run']);
+  const init = container(names.init, config.initImage, ['nsc', 'init'], sriovLimits(input.urls));
+  const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run']);
   if (native) sidecar.restartPolicy = 'Always';
   const socket =
     psa === 'privileged'
-      ? { name: socketVolume, hostPath: { path: SOCKET_DIR, type: 'Directory' } }
-      : { name: socketVolume, csi: { driver: CSI_DRIVER, readOnly: true } };
+      ? { name: names.socketVolume, hostPath: { path: SOCKET_DIR, type: 'Directory' } }
+      : { name: names.socketVolume, csi: { driver: CSI_DRIVER, readOnly: true } };
   return {
     initContainers: native ? [init, sidecar] : [init],
     containers: native ? [] : [sidecar],
-    volumes: [socket, { name: connectionsVolume, emptyDir: {} }],
-    appMount: { name: connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
+    volumes: [socket, { name: names.connectionsVolume, emptyDir: {} }],
+    appMount: { name: names.connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
   };
+}
+
+export function injectedParts(input: PartsInput): InjectedParts {
+  return buildParts(input, partNames(input));
+}
+
+/** Injected parts with each item already serialised; shared between requests, so never modified. */
+export interface SerializedParts {
+  parts: InjectedParts;
+  json: { initContainers: string[]; containers: string[]; volumes: string[] };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const CACHE_LIMIT = 256;
+const caches = new WeakMap<InjectionConfig, Map<string, SerializedParts>>();
+
+/**
+ * The parts for one pod, from a bounded per-configuration cache: most pods of a cluster share a
+ * few annotation values, so building and serialising the containers is done once per kind of pod.
+ */
+export function cachedParts(input: PartsInput): SerializedParts {
+  const names = partNames(input);
+  const key = [input.services, input.psa, input.native, names.socketVolume, names.connectionsVolume, names.init, names.sidecar].join('\0');
+  let cache = caches.get(input.config);
+  if (!cache) {
+    cache = new Map();
+    caches.set(input.config, cache);
+  }
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const parts = deepFreeze(buildParts(input, names));
+  const entry: SerializedParts = {
+    parts,
+    json: {
+      initContainers: parts.initContainers.map((c) => JSON.stringify(c)),
+      containers: parts.containers.map((c) => JSON.stringify(c)),
+      volumes: parts.volumes.map((v) => JSON.stringify(v)),
+    },
+  };
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(key, entry);
+  return entry;
 }

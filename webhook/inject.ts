@@ -1,5 +1,5 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
-import { injectedParts } from './containers.ts';
+import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, STATUS_ANNOTATION } from './keys.ts';
@@ -99,7 +99,7 @@ function build(
 ): Decision {
   const builder = new PatchBuilder(doc);
   const spec = isObject(pod.spec) ? pod.spec : {};
-  const parts = injectedParts({
+  const { parts, json } = cachedParts({
     config,
     services,
     urls,
@@ -110,15 +110,15 @@ function build(
   });
   const specAt = [...at, 'spec'];
   const mountPath = parts.appMount.mountPath;
-  builder.append([...specAt, 'initContainers'], parts.initContainers);
+  builder.append([...specAt, 'initContainers'], parts.initContainers, json.initContainers);
   const appContainers = Array.isArray(spec.containers) ? spec.containers : [];
   appContainers.forEach((c, i) => {
     const mounts = isObject(c) && Array.isArray(c.volumeMounts) ? c.volumeMounts : [];
     if (mounts.some((m) => isObject(m) && m.mountPath === mountPath)) return;
     builder.append([...specAt, 'containers', i, 'volumeMounts'], [{ ...parts.appMount }]);
   });
-  builder.append([...specAt, 'containers'], parts.containers);
-  builder.append([...specAt, 'volumes'], parts.volumes);
+  builder.append([...specAt, 'containers'], parts.containers, json.containers);
+  builder.append([...specAt, 'volumes'], parts.volumes, json.volumes);
 
   const labels = isObject(pod.metadata) && isObject(pod.metadata.labels) ? pod.metadata.labels : {};
   builder.setEntries([...at, 'metadata', 'labels'], Object.fromEntries(Object.entries(config.labels).filter(([k]) => !Object.hasOwn(labels, k))));

@@ -64,13 +64,16 @@ export class PatchBuilder {
     return valueAt(this.#doc, segments);
   }
 
-  /** Appends with `/-` when the array exists; otherwise adds the array whole (creating missing parents). */
-  append(segments: ReadonlyArray<string | number>, items: readonly unknown[]): void {
+  /**
+   * Appends with `/-` when the array exists; otherwise adds the array whole (creating missing
+   * parents). `serialized`, when given, is `items` already as JSON text, one string per item.
+   */
+  append(segments: ReadonlyArray<string | number>, items: readonly unknown[], serialized?: readonly string[]): void {
     if (items.length === 0) return;
     if (Array.isArray(this.get(segments))) {
-      for (const item of items) this.#add(segments, '-', item);
+      items.forEach((item, i) => this.#add(segments, '-', item, serialized?.[i]));
     } else {
-      this.#addNested(segments, [...items]);
+      this.#addNested(segments, [...items], serialized && `[${serialized.join(',')}]`);
     }
   }
 
@@ -85,12 +88,16 @@ export class PatchBuilder {
     }
   }
 
-  #addNested(segments: ReadonlyArray<string | number>, value: unknown): void {
+  #addNested(segments: ReadonlyArray<string | number>, value: unknown, valueJson?: string): void {
     let depth = segments.length;
     while (depth > 1 && !isObject(this.get(segments.slice(0, depth - 1)))) depth--;
     let wrapped = value;
-    for (let i = segments.length - 1; i >= depth; i--) wrapped = { [segments[i]]: wrapped };
-    this.#add(segments.slice(0, depth - 1), segments[depth - 1], wrapped);
+    let wrappedJson = valueJson;
+    for (let i = segments.length - 1; i >= depth; i--) {
+      wrapped = { [segments[i]]: wrapped };
+      if (wrappedJson !== undefined) wrappedJson = `{${JSON.stringify(String(segments[i]))}:${wrappedJson}}`;
+    }
+    this.#add(segments.slice(0, depth - 1), segments[depth - 1], wrapped, wrappedJson);
   }
 
   /** Copies the containers along `parent` so that applying the operation leaves the original alone. */
@@ -110,9 +117,9 @@ export class PatchBuilder {
     }
   }
 
-  #add(parent: ReadonlyArray<string | number>, last: string | number, value: unknown): void {
+  #add(parent: ReadonlyArray<string | number>, last: string | number, value: unknown, valueJson?: string): void {
     const op: AddOperation = { op: 'add', path: `${pointer(parent)}/${escapePointerSegment(last)}`, value };
-    this.#serialized.push(JSON.stringify(op));
+    this.#serialized.push(valueJson === undefined ? JSON.stringify(op) : `{"op":"add","path":${JSON.stringify(op.path)},"value":${valueJson}}`);
     this.#copyPath(parent);
     jsonpatch.applyOperation(this.#doc, op, false, true, false);
   }
