@@ -1,5 +1,5 @@
 import type { Server as HttpsServer } from 'node:https';
-import Fastify, { type FastifyBaseLogger, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../sdk/log.ts';
 import { admissionReview, reviewAdmission, type AdmissionRequest, type NamespaceLookup, type Reviewed } from './admission.ts';
 import { injectPod } from './inject.ts';
@@ -54,7 +54,7 @@ function count(metrics: WebhookMetrics, r: Reviewed, seconds: number): void {
 export function buildApp(opts: AppOptions): FastifyInstance {
   const base: FastifyServerOptions = {
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
     keepAliveTimeout: 90_000,
     return503OnClosing: true,
