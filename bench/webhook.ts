@@ -2,6 +2,7 @@
  * Webhook benchmark (loopback only): throughput of the real webhook against a null webhook on the same
  * TLS stack, side by side, and latency at a fixed 500 requests/s. Servers run in a child process so the
  * load generator does not share their event loop. Run: npx node bench/webhook.ts
+ * (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servers' process)
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -97,7 +98,7 @@ const dir = mkdtempSync(join(tmpdir(), 'nsm-bench-'));
 try {
   const ca = makeCa(dir, 'ca');
   const leaf = makeLeaf(dir, 'webhook', ca);
-  const servers = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key], { stdio: 'inherit' });
+  const servers = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key], { stdio: 'inherit', execArgv: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) });
   const ports = await new Promise<{ real: number; null: number }>((resolve, reject) => {
     servers.once('message', (m) => resolve(m as { real: number; null: number }));
     servers.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
