@@ -54,20 +54,36 @@ export function nsmArgs(container: Json): string[] | undefined {
  * The container's env as kubelet would give it (values, downward-API fields, `$(VAR)`), with the
  * nsm-socket hostPath mapped to the sandbox node's directory and per-pod defaults.
  */
-export function containerEnv(pod: Json, container: Json): Record<string, string> {
+export function containerEnv(pod: Json, container: Json, node = NODE): Record<string, string> {
   const name = pod.metadata.name as string;
   const env: Record<string, string> = {};
-  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': NODE })[path] ?? '';
+  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': node })[path] ?? '';
   for (const e of container.env ?? []) {
     const raw = e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : String(e.value ?? '');
     env[e.name] = raw.replace(/\$\((\w+)\)/g, (m: string, v: string) => env[v] ?? m);
   }
-  for (const [k, v] of Object.entries(env)) env[k] = v.replaceAll('/var/lib/networkservicemesh', paths.nodeSocketDir);
-  env.NSM_CONNECT_TO ??= `unix://${forwarderSocket()}`;
-  env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeSocketDir, 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
+  for (const [k, v] of Object.entries(env)) env[k] = v.replaceAll('/var/lib/networkservicemesh', paths.nodeDir(node));
+  env.NSM_CONNECT_TO ??= `unix://${forwarderSocket(node)}`;
+  env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeDir(node), 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
   env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
   env.NSM_NAME ??= name;
   return env;
+}
+
+/**
+ * The node a pod runs on: `spec.nodeName` when it names a sandbox node, otherwise the next node in
+ * round robin (affinity and other scheduling rules are not read).
+ */
+export function placePod(state: State, pod: Json): string {
+  const nodes = (state.nodes ?? [{ name: NODE }]).map((n) => n.name);
+  const wanted = pod.spec?.nodeName;
+  if (typeof wanted === 'string' && wanted !== '') {
+    if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
+    return wanted;
+  }
+  const i = state.placed ?? 0;
+  state.placed = i + 1;
+  return nodes[i % nodes.length];
 }
 
 export interface ApplyResult {
@@ -87,11 +103,12 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
   for (const pod of docs.flatMap(podsOf).map(injectPod)) {
     const name = pod.metadata.name as string;
     if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
+    const node = placePod(state, pod);
     const netns = `${NETNS_PREFIX}${name}`.slice(0, 60);
     const made = ip(['netns', 'add', netns]);
     if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
     ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-    state.pods.push({ name, netns });
+    state.pods.push({ name, netns, node });
     mkdirSync(paths.pod(name), { recursive: true });
     save();
     for (const c of pod.spec.initContainers ?? []) {
@@ -100,7 +117,7 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
         result.skipped.push(`${name}/${c.name}`);
         continue;
       }
-      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }, 6 * 60_000);
+      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
       if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
     }
     for (const c of pod.spec.containers ?? []) {
@@ -109,11 +126,11 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
         result.skipped.push(`${name}/${c.name}`);
         continue;
       }
-      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }));
+      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
       save();
     }
     result.pods.push(name);
-    say(`pod/${name} created`);
+    say(`pod/${name} created on ${node}`);
   }
   return result;
 }
