@@ -3,7 +3,7 @@ import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
 import { configureEndCommands } from '../dataplane/veth.ts';
-import { offeredMtu, tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
+import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
 import { closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
@@ -54,7 +54,7 @@ export function tunnelClient(d: TunnelDeps): Element {
         throw new NsmError('FAILED_PRECONDITION', `the endpoint is on another node and this node can build no tunnel for ${conn.payload} payload (${reasons})`);
       }
       const existing = tunnelKey.get(ctx);
-      const outgoing = (c: Connection) => ({ connection: withMtu(c, existing?.mtu ?? offeredMtu(d.tunnels, offers, conn.payload)), mechanismPreferences: offers });
+      const outgoing = (c: Connection) => ({ connection: existing ? withMtu(c, existing.mtu) : c, mechanismPreferences: offers });
       if (existing) return withTunnelContext(await next.request(ctx, outgoing(conn)), existing.mechanism);
       const kernel = clientMechanismKey.get(ctx);
       if (!kernel) throw new NsmError('INTERNAL', 'tunnel-client needs negotiate before it');

@@ -1,4 +1,4 @@
-import { Keys, MechanismType, type Connection, type Mechanism } from '../../proto/api.ts';
+import { intParam, Keys, MechanismType, type Connection, type Mechanism } from '../../proto/api.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
@@ -9,13 +9,13 @@ import { closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDe
 
 const VNI_RETRIES = 4;
 
-/** Adds this node's half of the parameters and a fresh tunnel id (upstream's even/odd rule). */
-function complete(d: TunnelDeps, offered: Mechanism): Mechanism {
+/** Adds this node's half of the parameters, the agreed MTU and a fresh tunnel id (upstream's even/odd rule). */
+function complete(d: TunnelDeps, offered: Mechanism, mtu: number): Mechanism {
   const src = offered.parameters[Keys.srcIp];
   if (!src) throw new NsmError('INVALID_ARGUMENT', `${offered.type} offer without ${Keys.srcIp}: the peer forwarder must say where its tunnel starts`);
   const own = d.tunnels.underlay.ip;
   const id = d.vnis.allocate(src, own);
-  const p: Record<string, string> = { ...offered.parameters, [Keys.dstIp]: own };
+  const p: Record<string, string> = { ...offered.parameters, [Keys.dstIp]: own, [Keys.mtu]: String(mtu) };
   if (offered.type === MechanismType.VXLAN) Object.assign(p, { [Keys.dstPort]: String(d.tunnels.vxlanPort), [Keys.vni]: String(id) });
   else p[Keys.greKey] = String(id);
   return { ...offered, parameters: p };
@@ -50,7 +50,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
       } catch (err) {
         if (!isVniTaken(err) || attempt >= VNI_RETRIES) throw err;
         const taken = tunnelId(current.mechanism);
-        current.mechanism = complete(d, mech);
+        current.mechanism = complete(d, mech, mtu);
         if (taken !== undefined) d.vnis.release(taken);
         ctx.log.info({ element: 'tunnel-endpoint', connId: resp.id, vni: taken }, 'VNI already used on this node; trying another');
       }
@@ -68,9 +68,9 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
       const type = offered.type as TunnelType;
       const why = whyNot(d.tunnels, type, conn.payload);
       if (why) throw new NsmError('FAILED_PRECONDITION', `cannot build ${type} for ${conn.payload || 'this'} payload here: ${why}`);
-      const mtu = Math.min(podMtu(d.tunnels, type, conn.payload), conn.context?.MTU || Infinity);
+      const mtu = Math.min(podMtu(d.tunnels, type, conn.payload), intParam(offered, Keys.mtu) || Infinity);
       const reused = tunnelId(offered);
-      const mech = reused === undefined ? complete(d, offered) : offered;
+      const mech = reused === undefined ? complete(d, offered, mtu) : offered;
       if (reused !== undefined) d.vnis.reserve(reused);
       const resp = await next.request(ctx, { ...req, connection: withMtu(conn, mtu) }).catch((err: unknown) => {
         d.vnis.release(tunnelId(mech)!);

@@ -1,4 +1,4 @@
-import { Cls, greMechanism, MechanismType, vxlanMechanism, type Mechanism } from '../../proto/api.ts';
+import { Cls, greMechanism, Keys, MechanismType, vxlanMechanism, type Mechanism } from '../../proto/api.ts';
 import type { Supported } from '../../sdk/negotiate.ts';
 import { greLinkType } from '../dataplane/tunnel.ts';
 import { tunnelMtu } from './mtu.ts';
@@ -40,19 +40,18 @@ export function supportedTunnels(t: Tunnels): Supported[] {
   return t.order.filter((type) => !whyNot(t, type, 'ETHERNET') || !whyNot(t, type, 'IP')).map((type) => ({ type, cls: Cls.REMOTE }));
 }
 
-/** The client side's offer: each buildable tunnel in order, with this node's half of the parameters. */
+/**
+ * The client side's offer: each buildable tunnel in order, with this node's half of the
+ * parameters and the largest pod MTU its own underlay allows for it (`MTU`).
+ */
 export function tunnelOffers(t: Tunnels, payload: string): Mechanism[] {
-  return t.order.filter((type) => !whyNot(t, type, payload)).map((type) => (type === MechanismType.VXLAN
-    ? vxlanMechanism({ srcIp: t.underlay.ip, srcPort: t.vxlanPort })
-    : greMechanism({ srcIp: t.underlay.ip })));
+  return t.order.filter((type) => !whyNot(t, type, payload)).map((type) => {
+    const m = type === MechanismType.VXLAN ? vxlanMechanism({ srcIp: t.underlay.ip, srcPort: t.vxlanPort }) : greMechanism({ srcIp: t.underlay.ip });
+    return { ...m, parameters: { ...m.parameters, [Keys.mtu]: String(podMtu(t, type, payload)) } };
+  });
 }
 
 /** The pod interface MTU for `type` over this node's underlay. */
 export function podMtu(t: Tunnels, type: TunnelType, payload: string): number {
   return tunnelMtu(t.underlay.mtu, type, payload === 'IP' ? 'IP' : 'ETHERNET', t.underlay.ip);
-}
-
-/** The smallest pod MTU among the offers, so that whichever the peer picks fits this node's underlay. */
-export function offeredMtu(t: Tunnels, offers: readonly Mechanism[], payload: string): number {
-  return Math.min(...offers.map((m) => podMtu(t, m.type as TunnelType, payload)));
 }
