@@ -1,3 +1,4 @@
+import { NsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { checkTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { PeeringOptions } from './peering.ts';
@@ -27,7 +28,13 @@ export async function peeringFromEnv(env: PeeringEnv, log: Logger): Promise<Peer
   }
   const files = { caFile: env.NSM_TLS_CA_FILE, certFile: env.NSM_TLS_CERT_FILE, keyFile: env.NSM_TLS_KEY_FILE };
   if (env.NSM_INSECURE) log.warn({ listenOn: env.NSM_PEER_LISTEN_ON }, 'NSM_INSECURE=true: peering with other forwarders is plaintext and unauthenticated');
-  else checkTlsFiles(files);
+  else {
+    try {
+      checkTlsFiles(files);
+    } catch (err) {
+      throw new NsmError('FAILED_PRECONDITION', `${(err as Error).message}; or set NSM_PEER_LISTEN_ON= (empty) for a single-node forwarder`);
+    }
+  }
   const underlay = await findUnderlay(env.NSM_TUNNEL_IP);
   const linkTypes = await probeLinkTypes();
   const tunnels = { underlay, vxlanPort: env.NSM_VXLAN_PORT, order: tunnelOrder(env.NSM_MECHANISM_PRIORITY), linkTypes };
