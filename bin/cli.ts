@@ -18,7 +18,8 @@ export const commands: ReadonlyArray<readonly [string, Loader]> = [
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 'help';
 
 async function usage(): Promise<string> {
-  const rows = await Promise.all(commands.map(async ([name, load]) => `  ${name.padEnd(10)}  ${(await load()).default.summary}`));
+  const summary = (load: Loader) => load().then((m) => m.default.summary, () => '(not part of this installation)');
+  const rows = await Promise.all(commands.map(async ([name, load]) => `  ${name.padEnd(10)}  ${await summary(load)}`));
   return ['nsm: Network Service Mesh for Kubernetes', '', 'usage: nsm <command> [--help]', '', 'commands:', ...rows, ''].join('\n');
 }
 

@@ -1,10 +1,12 @@
 import { hostname } from 'node:os';
-import { address, duration, logLevel, str } from '../sdk/config/index.ts';
+import { address, bool, duration, int, list, logLevel, str } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
-import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
+import { parseAddress } from '../sdk/grpc/address.ts';
 import { IpBatchRunner } from './dataplane/runner.ts';
+import { openRegistry } from './registry.ts';
+import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
 import { startupProblems } from './startup-checks.ts';
 
@@ -14,6 +16,15 @@ export default defineCommand({
     NSM_NAME: str('', 'forwarder name, normally the node name (defaults to the host name)'),
     NSM_LISTEN_ON: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'socket for clients and endpoints on this node'),
     NSM_REGISTRY_DIR: str('', 'use a local directory as the registry (sandbox); empty = Kubernetes CRDs'),
+    NSM_NAMESPACE: str('', 'namespace of the registry objects (default: this pod\'s namespace, else default)'),
+    NSM_PEER_LISTEN_ON: str('tcp://:5001', 'address other forwarders reach this one on; empty = single node, no tunnels', (s) => void (s && parseAddress(s))),
+    NSM_TLS_CA_FILE: str('', 'CA bundle a peer forwarder\'s certificate must chain to (mutual TLS)'),
+    NSM_TLS_CERT_FILE: str('', 'this forwarder\'s certificate for peering (server and client)'),
+    NSM_TLS_KEY_FILE: str('', 'private key of NSM_TLS_CERT_FILE'),
+    NSM_INSECURE: bool(false, 'peer without TLS (plaintext, any caller accepted): for trusted test networks only'),
+    NSM_TUNNEL_IP: str('', 'underlay address tunnels start from (default: first global address of the default-route interface)'),
+    NSM_MECHANISM_PRIORITY: list('VXLAN,GRE', 'tunnel types in order of preference, comma-separated'),
+    NSM_VXLAN_PORT: int(4789, 'UDP port of VXLAN tunnels', 1, 65535),
     NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh from its client'),
     NSM_EXPIRE_PERIOD: duration('1m', 'how long an endpoint registration lives without a refresh'),
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
@@ -23,12 +34,10 @@ export default defineCommand({
   async run(config) {
     const problems = startupProblems();
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', `cannot start:\n  - ${problems.join('\n  - ')}`);
-    if (config.NSM_REGISTRY_DIR === '') {
-      throw new NsmError('FAILED_PRECONDITION', 'the Kubernetes registry backend is not available in this version yet: set NSM_REGISTRY_DIR to a directory shared by the forwarders (e.g. /var/lib/networkservicemesh/registry)');
-    }
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);
-    const registry = await openDirRegistry(config.NSM_REGISTRY_DIR);
+    const peering = await peeringFromEnv(config, log);
+    const { backend: registry, where } = await openRegistry(config.NSM_REGISTRY_DIR, config.NSM_NAMESPACE, log);
     const forwarder = await startForwarder({
       name,
       listenOn: config.NSM_LISTEN_ON,
@@ -39,8 +48,9 @@ export default defineCommand({
       registrationLifetimeMs: config.NSM_EXPIRE_PERIOD,
       dialTimeoutMs: config.NSM_DIAL_TIMEOUT,
       requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
+      peering,
     });
-    log.info({ listenOn: config.NSM_LISTEN_ON, registry: config.NSM_REGISTRY_DIR }, 'forwarder ready');
+    log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type) }, 'forwarder ready');
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -17,8 +17,9 @@ import { clientNetns } from './elements/client-netns.ts';
 import { ChannelPool, connectToEndpoint } from './elements/connect.ts';
 import { discover } from './elements/discover.ts';
 import { kernelVeth } from './elements/kernel-veth.ts';
-import { negotiateMechanism } from './elements/negotiate.ts';
+import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
 import { roundRobin } from './elements/roundrobin.ts';
+import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
 
 export interface ForwarderOptions {
   name: string;
@@ -34,27 +35,31 @@ export interface ForwarderOptions {
   requestTimeoutMs: number;
   /** Look for connections of a previous forwarder at start (default true). */
   adopt?: boolean;
+  /** Serve other forwarders and build tunnels to them; without it the forwarder is single-node. */
+  peering?: PeeringOptions;
 }
 
 export interface Forwarder {
   readonly server: RunningGrpcServer;
   readonly elements: readonly Element[];
   readonly adoption: AdoptionTable;
+  readonly peering?: Peering;
   stop(): Promise<void>;
 }
 
 /** The canonical forwarder chain, in order. */
-export function forwarderElements(o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element): Element[] {
+export function forwarderElements(o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element, peering?: Peering): Element[] {
   return [
     updatePath(o.name),
     begin(),
     metadata(),
     timeout(o.connectionLifetimeMs),
     mon,
-    negotiateMechanism(),
+    negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
     clientNetns(resolver),
     discover(o.registry),
     roundRobin(),
+    ...(peering ? [peering.switch] : []),
     kernelVeth(o.runner, resolver, adoption),
     connectToEndpoint(pool, o.registry, o.requestTimeoutMs),
   ];
@@ -66,11 +71,15 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
   const mon = monitor();
-  const elements = forwarderElements(o, resolver, adoption, pool, mon);
-  const registry = registryBindings(o.registry, o.log, { expirationMs: o.registrationLifetimeMs });
+  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool });
+  const backend = peering?.registry ?? o.registry;
+  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering);
+  const served = chain(elements);
+  peering?.serve(served);
+  const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs });
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(chain(elements), o.log), mon.binding, ...registry.bindings],
+    services: [networkServiceBinding(served, o.log), mon.binding, ...registry.bindings],
   });
   const sweeper = setInterval(() => void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed')), Math.min(5000, o.registrationLifetimeMs / 4));
   sweeper.unref();
@@ -81,9 +90,11 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     server,
     elements,
     adoption,
+    peering,
     stop: async () => {
       clearInterval(sweeper);
       clearTimeout(adoptTimer);
+      await peering?.stop();
       await server.stop(2000);
       pool.closeAll();
     },

@@ -55,10 +55,10 @@ export function nsmArgs(container: Json): string[] | undefined {
  * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
  * node's directory, an emptyDir is a directory of the pod. Longest mount path first.
  */
-function mountedDirs(pod: Json, container: Json): Array<[string, string]> {
+function mountedDirs(pod: Json, container: Json, node: string): Array<[string, string]> {
   const name = pod.metadata.name as string;
   const volumes = new Map<string, Json>((pod.spec?.volumes ?? []).map((v: Json) => [v.name, v]));
-  const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeSocketDir]];
+  const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeDir(node)]];
   for (const m of container.volumeMounts ?? []) {
     const v = volumes.get(m.name);
     if (v?.emptyDir) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
@@ -70,24 +70,52 @@ function mountedDirs(pod: Json, container: Json): Array<[string, string]> {
  * The container's env as kubelet would give it (values, downward-API fields, `$(VAR)`), with the
  * nsm-socket hostPath mapped to the sandbox node's directory and per-pod defaults.
  */
-export function containerEnv(pod: Json, container: Json): Record<string, string> {
+export function containerEnv(pod: Json, container: Json, node = NODE): Record<string, string> {
   const name = pod.metadata.name as string;
   const env: Record<string, string> = {};
-  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': NODE })[path] ?? '';
+  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': node })[path] ?? '';
   for (const e of container.env ?? []) {
     const raw = e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : String(e.value ?? '');
     env[e.name] = raw.replace(/\$\((\w+)\)/g, (m: string, v: string) => env[v] ?? m);
   }
-  const mounts = mountedDirs(pod, container);
+  const mounts = mountedDirs(pod, container, node);
   for (const [k, v] of Object.entries(env)) {
     const mount = mounts.find(([at]) => v === at || v.startsWith(`${at}/`) || v.startsWith(`unix://${at}/`));
     if (mount) env[k] = v.replace(mount[0], mount[1]);
   }
-  env.NSM_CONNECT_TO ??= `unix://${forwarderSocket()}`;
-  env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeSocketDir, 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
+  env.NSM_CONNECT_TO ??= `unix://${forwarderSocket(node)}`;
+  env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeDir(node), 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
   env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
   env.NSM_NAME ??= name;
   return env;
+}
+
+/** matchLabels of the pod's required podAffinity terms (the only scheduling rule the sandbox reads). */
+function affinityLabels(pod: Json): Array<Record<string, string>> {
+  const terms = pod.spec?.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  return Array.isArray(terms) ? terms.map((t: Json) => t?.labelSelector?.matchLabels ?? {}).filter((m: Json) => Object.keys(m).length > 0) : [];
+}
+
+/**
+ * The node a pod runs on: `spec.nodeName` when it names a sandbox node; else the node of an
+ * already running pod that its required podAffinity selects (matchLabels); else the next node in
+ * round robin.
+ */
+export function placePod(state: State, pod: Json): string {
+  const nodes = (state.nodes ?? [{ name: NODE }]).map((n) => n.name);
+  const wanted = pod.spec?.nodeName;
+  if (typeof wanted === 'string' && wanted !== '') {
+    if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
+    return wanted;
+  }
+  for (const selector of affinityLabels(pod)) {
+    const peer = state.pods.find((p) => p.node && Object.entries(selector).every(([k, v]) => p.labels?.[k] === v));
+    if (peer?.node) return peer.node;
+    throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAffinity selects ${JSON.stringify(selector)}, and no pod with those labels runs yet; apply that pod first`);
+  }
+  const i = state.placed ?? 0;
+  state.placed = i + 1;
+  return nodes[i % nodes.length];
 }
 
 export interface ApplyResult {
@@ -107,13 +135,14 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
   for (const pod of docs.flatMap(podsOf).map(injectPod)) {
     const name = pod.metadata.name as string;
     if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
+    const node = placePod(state, pod);
     const netns = `${NETNS_PREFIX}${name}`.slice(0, 60);
     const made = ip(['netns', 'add', netns]);
     if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
     ip(['-n', netns, 'link', 'set', 'lo', 'up']);
     const client = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])].find((c: Json) => nsmArgs(c)?.[0] === 'nsc');
-    const connectionsDir = client ? containerEnv(pod, client).NSM_CONNECTIONS_DIR : undefined;
-    state.pods.push({ name, netns, ...(connectionsDir ? { connectionsDir } : {}) });
+    const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
+    state.pods.push({ name, netns, node, labels: pod.metadata?.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
     mkdirSync(paths.pod(name), { recursive: true });
     save();
     for (const c of pod.spec.initContainers ?? []) {
@@ -122,7 +151,7 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
         result.skipped.push(`${name}/${c.name}`);
         continue;
       }
-      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }, 6 * 60_000);
+      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
       if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
     }
     for (const c of pod.spec.containers ?? []) {
@@ -131,11 +160,11 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
         result.skipped.push(`${name}/${c.name}`);
         continue;
       }
-      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c) }));
+      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
       save();
     }
     result.pods.push(name);
-    say(`pod/${name} created`);
+    say(`pod/${name} created on ${node}`);
   }
   return result;
 }

@@ -7,7 +7,7 @@ import { NsmError } from '../sdk/errors.ts';
 import { applyFiles, connections, down, pingMatrix, status, table, up } from './commands.ts';
 import { loadState } from './state.ts';
 
-const EXAMPLE = resolve(import.meta.dirname, '../examples/kernel2kernel');
+const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel'].map((e) => resolve(import.meta.dirname, '../examples', e));
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function files(args: string[]): string[] {
@@ -17,21 +17,29 @@ function files(args: string[]): string[] {
   return out;
 }
 
+function nodeCount(args: string[]): number {
+  const i = args.indexOf('--nodes');
+  if (i < 0) return 1;
+  const n = Number(args[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new NsmError('INVALID_ARGUMENT', `--nodes needs a whole number of nodes, e.g. --nodes 2 (got ${JSON.stringify(args[i + 1] ?? '')})`);
+  return n;
+}
+
 async function demo(keep: boolean, level: string): Promise<number> {
   const started = Date.now();
-  const manifests = readdirSync(EXAMPLE).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(EXAMPLE, f));
+  const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
   try {
-    await up(level, say);
-    await applyFiles(manifests, level, say);
+    await up(level, say, 2);
+    for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
     const until = Date.now() + 10_000;
-    while (connections(loadState()!).length < 2 && Date.now() < until) await sleep(100);
+    while (connections(loadState()!).length < 3 && Date.now() < until) await sleep(100);
     say('');
     status(say);
     say('');
     const pings = pingMatrix(loadState()!);
-    say(table(['CLIENT', 'PATH', 'PING', 'LOSS', 'RTT'], pings));
+    say(table(['CLIENT', 'NODE', 'MECHANISM', 'PATH', 'PING', 'LOSS', 'RTT'], pings));
     say('');
-    const ok = pings.length > 0 && pings.every((p) => p[2] === 'ok');
+    const ok = pings.length > 0 && pings.every((p) => p[4] === 'ok');
     say(`${ok ? 'demo ok' : 'demo FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (keep) say('left running (--keep): inspect with `ip netns list`, `nsm sandbox status`; remove with `nsm sandbox down`');
     return ok ? 0 : 1;
@@ -42,17 +50,17 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up | apply -f FILE | status | down | demo [--keep]',
+  usage: 'up [--nodes N] | apply -f FILE | status | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say); return 0;
+      case 'up': await up(level, say, nodeCount(args)); return 0;
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'down': await down(say); return 0;
       case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up, apply -f FILE, status, down or demo [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N], apply -f FILE, status, down or demo [--keep]`);
     }
   },
 });

@@ -1,11 +1,13 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, readManifests } from './apply.ts';
-import { forwarderSocket, ip, loadState, NETNS_PREFIX, NODE, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, type State } from './state.ts';
+import { makeCa, makeLeaf } from './certs.ts';
+import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
+import { buildUnderlay, freeSubnet } from './topology.ts';
 
 export type Say = (line: string) => void;
 
@@ -36,26 +38,41 @@ export async function down(say: Say): Promise<void> {
   if (state || ours.length > 0) say(`sandbox removed (${ours.length} namespaces, ${state?.procs.length ?? 0} processes)`);
 }
 
-export async function up(logLevel: string, say: Say): Promise<State> {
+export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<State> {
   requireRoot();
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new NsmError('INVALID_ARGUMENT', `--nodes ${nodeCount}: give a whole number from 1 to 16`);
   if (existsSync(STATE_DIR) || ip(['netns', 'list']).out.includes(NETNS_PREFIX)) await down(say);
-  const netns = `${NETNS_PREFIX}${NODE}`;
-  const made = ip(['netns', 'add', netns]);
-  if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
-  const state: State = { pods: [{ name: NODE, netns }], procs: [] };
+  const names = Array.from({ length: nodeCount }, (_, i) => nodeName(i));
+  for (const n of names) {
+    const made = ip(['netns', 'add', `${NETNS_PREFIX}${n}`]);
+    if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${NETNS_PREFIX}${n}: ${made.err}`);
+  }
+  const subnet = freeSubnet();
+  const underlay = buildUnderlay(UNDERLAY_NETNS, names.map((n) => `${NETNS_PREFIX}${n}`), subnet);
+  const nodes = underlay.map((u, i) => ({ name: names[i], netns: u.netns, ip: u.ip }));
+  const state: State = { nodes, pods: [], procs: [] };
   saveState(state);
-  state.procs.push(startNsm(netns, NODE, 'forwarder', ['forwarder'], {
-    ...baseEnv(logLevel), NSM_NAME: NODE, NSM_LISTEN_ON: `unix://${forwarderSocket()}`, NSM_REGISTRY_DIR: paths.registry,
-  }));
+  mkdirSync(paths.ca, { recursive: true });
+  const ca = makeCa(paths.ca, 'ca');
+  for (const node of nodes) {
+    const leaf = makeLeaf(paths.ca, node.name, ca, [`DNS:${node.name}`, `IP:${node.ip}`]);
+    state.procs.push(startNsm(node.netns, node.name, 'forwarder', ['forwarder'], {
+      ...baseEnv(logLevel), NSM_NAME: node.name, NSM_LISTEN_ON: `unix://${forwarderSocket(node.name)}`, NSM_REGISTRY_DIR: paths.registry,
+      NSM_TLS_CA_FILE: ca.cert, NSM_TLS_CERT_FILE: leaf.cert, NSM_TLS_KEY_FILE: leaf.key,
+    }));
+  }
   saveState(state);
   const until = Date.now() + 15_000;
-  while (!isSocket(forwarderSocket())) {
-    if (!alive(state.procs[0]) || Date.now() > until) {
-      throw new NsmError('UNAVAILABLE', `the forwarder did not start; its log ${state.procs[0].log}:\n${readFileSync(state.procs[0].log, 'utf8').trim()}`);
+  for (const [i, node] of nodes.entries()) {
+    const proc = state.procs[i];
+    while (!isSocket(forwarderSocket(node.name))) {
+      if (!alive(proc) || Date.now() > until) {
+        throw new NsmError('UNAVAILABLE', `the forwarder of ${node.name} did not start; its log ${proc.log}:\n${readFileSync(proc.log, 'utf8').trim()}`);
+      }
+      await sleep(50);
     }
-    await sleep(50);
+    say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001`);
   }
-  say(`node ${NODE} up: forwarder listening on ${forwarderSocket()}`);
   return state;
 }
 
@@ -80,6 +97,7 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
 
 export interface Row {
   pod: string;
+  node: string;
   netns: string;
   ifname: string;
   address: string;
@@ -95,9 +113,9 @@ export function connections(state: State): Row[] {
     for (const file of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []) {
       const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       rows.push({
-        pod: pod.name, netns: pod.netns, ifname: file.slice(0, -5),
+        pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
         address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
-        mechanism: c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
+        mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
       });
     }
   }
@@ -115,9 +133,12 @@ export function status(say: Say): State | undefined {
     say('the sandbox is not up');
     return undefined;
   }
-  say(table(['PROCESS', 'POD', 'CONTAINER', 'STATE'], state.procs.map((p) => [String(p.pid), p.pod, p.container, alive(p) ? 'running' : 'exited'])));
+  const nodeOfPod = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
+  say(table(['PROCESS', 'NODE', 'POD', 'CONTAINER', 'STATE'], state.procs.map((p) => [String(p.pid), nodeOfPod.get(p.pod) ?? p.pod, p.pod, p.container, alive(p) ? 'running' : 'exited'])));
   say('');
-  say(table(['POD', 'INTERFACE', 'ADDRESS', 'ENDPOINT ADDRESS', 'MECHANISM', 'ENDPOINT'], connections(state).map((r) => [r.pod, r.ifname, r.address, r.peer, r.mechanism, r.endpoint])));
+  const nodeOf = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
+  say(table(['POD', 'NODE', 'INTERFACE', 'ADDRESS', 'ENDPOINT ADDRESS', 'MECHANISM', 'ENDPOINT', 'ENDPOINT NODE'],
+    connections(state).map((r) => [r.pod, r.node, r.ifname, r.address, r.peer, r.mechanism, r.endpoint, nodeOf.get(r.endpoint) ?? ''])));
   return state;
 }
 
@@ -127,6 +148,6 @@ export function pingMatrix(state: State): string[][] {
     const res = spawnSync('ip', ['netns', 'exec', r.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', r.ifname, to], { encoding: 'utf8', timeout: 10_000 });
     const loss = /(\d+(?:\.\d+)?)% packet loss/.exec(res.stdout)?.[1] ?? '100';
     const rtt = /= [\d.]+\/([\d.]+)\//.exec(res.stdout)?.[1];
-    return [r.pod, `${r.ifname} -> ${to}`, res.status === 0 ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
+    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.status === 0 ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
   });
 }

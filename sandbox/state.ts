@@ -8,16 +8,23 @@ export const NETNS_PREFIX = 'nsmsb-';
 export const NODE = 'node1';
 export const NSM_BIN = resolve(import.meta.dirname, '../bin/nsm.ts');
 
+export const UNDERLAY_NETNS = `${NETNS_PREFIX}underlay`;
+/** Node names: node1..nodeN. */
+export const nodeName = (i: number) => `node${i + 1}`;
+
 export const paths = {
   state: join(STATE_DIR, 'state.json'),
   logs: join(STATE_DIR, 'logs'),
   registry: join(STATE_DIR, 'registry'),
-  /** The node's /var/lib/networkservicemesh (the nsm-socket hostPath). */
+  ca: join(STATE_DIR, 'ca'),
+  /** A node's /var/lib/networkservicemesh (the nsm-socket hostPath). */
+  nodeDir: (node: string) => join(STATE_DIR, node, 'var-lib-networkservicemesh'),
+  /** node1's, for single-node callers. */
   nodeSocketDir: join(STATE_DIR, NODE, 'var-lib-networkservicemesh'),
   pod: (pod: string) => join(STATE_DIR, 'pods', pod),
 };
 
-export const forwarderSocket = () => join(paths.nodeSocketDir, 'nsm.io.sock');
+export const forwarderSocket = (node = NODE) => join(paths.nodeDir(node), 'nsm.io.sock');
 
 export interface Proc {
   pid: number;
@@ -27,10 +34,20 @@ export interface Proc {
   log: string;
 }
 
+export interface SandboxNode {
+  name: string;
+  netns: string;
+  /** Underlay address (peering and tunnels). */
+  ip: string;
+}
+
 export interface State {
+  nodes?: SandboxNode[];
   /** `connectionsDir`: where the pod's client writes its connections, when it has one. */
-  pods: Array<{ name: string; netns: string; connectionsDir?: string }>;
+  pods: Array<{ name: string; netns: string; node?: string; labels?: Record<string, string>; connectionsDir?: string }>;
   procs: Proc[];
+  /** Round-robin position for pods that name no node. */
+  placed?: number;
 }
 
 export function loadState(): State | undefined {

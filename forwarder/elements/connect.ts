@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError, isNsmError } from '../../sdk/errors.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
@@ -8,15 +9,17 @@ import { endpointKey } from './roundrobin.ts';
 export class ChannelPool {
   readonly #clients = new Map<string, Promise<NetworkServiceClient>>();
   readonly #dialTimeoutMs: number;
+  readonly #credentials: ChannelCredentials | undefined;
 
-  constructor(dialTimeoutMs: number) {
+  constructor(dialTimeoutMs: number, credentials?: ChannelCredentials) {
     this.#dialTimeoutMs = dialTimeoutMs;
+    this.#credentials = credentials;
   }
 
   get(url: string): Promise<NetworkServiceClient> {
     let c = this.#clients.get(url);
     if (!c) {
-      c = NetworkServiceClient.dial(url, { dialTimeoutMs: this.#dialTimeoutMs });
+      c = NetworkServiceClient.dial(url, { dialTimeoutMs: this.#dialTimeoutMs, credentials: this.#credentials });
       c.catch(() => this.#clients.delete(url));
       this.#clients.set(url, c);
     }

@@ -1,0 +1,97 @@
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import type { Element, NetworkServiceServer } from '../../sdk/chain/types.ts';
+import { NsmError } from '../../sdk/errors.ts';
+import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
+import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
+import { mutualTlsChannelCredentials, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
+import type { Logger } from '../../sdk/log.ts';
+import type { Supported } from '../../sdk/negotiate.ts';
+import type { RegistryBackend } from '../../sdk/registry/types.ts';
+import type { AdoptionTable } from '../dataplane/adoption.ts';
+import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
+import type { KernelRunner } from '../dataplane/runner.ts';
+import { ChannelPool, connectToEndpoint } from '../elements/connect.ts';
+import { remoteSwitch } from '../elements/remote-switch.ts';
+import { tunnelClient } from '../elements/tunnel-client.ts';
+import { tunnelEndpoint } from '../elements/tunnel-endpoint.ts';
+import { localBypass, type LocalBypassRegistry } from './local-bypass.ts';
+import { supportedTunnels, type Tunnels } from './tunnels.ts';
+import { VniAllocator } from './vni.ts';
+
+export interface PeeringOptions {
+  /** Where other forwarders reach this one (NSM_PEER_LISTEN_ON). */
+  listenOn: string;
+  /** Mutual TLS for both directions; undefined means plaintext (NSM_INSECURE=true). */
+  tls?: MutualTlsFiles;
+  tunnels: Tunnels;
+}
+
+export interface Peering {
+  readonly server: RunningGrpcServer;
+  /** The URL published for this node's endpoints. */
+  readonly url: string;
+  readonly registry: LocalBypassRegistry;
+  readonly supported: Supported[];
+  readonly switch: Element;
+  /** Makes the peer server answer with the forwarder's chain. */
+  serve(chain: NetworkServiceServer): void;
+  stop(): Promise<void>;
+}
+
+export function peerUrlOf(ip: string, port: number): string {
+  return `tcp://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}`;
+}
+
+const channelCredentials = (tls?: MutualTlsFiles): ChannelCredentials => (tls ? mutualTlsChannelCredentials(tls) : credentials.createInsecure());
+
+export interface PeeringDeps {
+  registry: RegistryBackend;
+  runner: KernelRunner;
+  resolver: NetnsLookup;
+  adoption: AdoptionTable;
+  localPool: ChannelPool;
+  dialTimeoutMs: number;
+  requestTimeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * Listens for peer forwarders (mutual TLS unless told otherwise), and builds the pieces the chain
+ * needs for tunnels: the registry view that publishes the peer URL, and the switch with the
+ * client-side and endpoint-side elements. The server starts first because the URL carries its port.
+ */
+export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<Peering> {
+  let served: NetworkServiceServer | undefined;
+  const notReady = async (): Promise<never> => {
+    throw new NsmError('UNAVAILABLE', 'the forwarder is still starting; try again');
+  };
+  const delegate: NetworkServiceServer = {
+    request: (ctx, req) => (served ? served.request(ctx, req) : notReady()),
+    close: (ctx, conn) => (served ? served.close(ctx, conn) : notReady()),
+  };
+  const server = await startGrpcServer({
+    listenOn: o.listenOn,
+    services: [networkServiceBinding(delegate, d.log)],
+    credentials: o.tls ? mutualTlsServerCredentials(o.tls) : ServerCredentials.createInsecure(),
+  });
+  const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);
+  const registry = localBypass(d.registry, url);
+  const peerPool = new ChannelPool(d.dialTimeoutMs, channelCredentials(o.tls));
+  const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis: new VniAllocator(), adoption: d.adoption };
+  const sw = remoteSwitch(registry,
+    [tunnelClient(deps), connectToEndpoint(peerPool, registry, d.requestTimeoutMs)],
+    [tunnelEndpoint(deps), connectToEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
+  return {
+    server,
+    url,
+    registry,
+    supported: supportedTunnels(o.tunnels),
+    switch: sw,
+    serve: (chain) => void (served = chain),
+    stop: async () => {
+      await server.stop(2000);
+      peerPool.closeAll();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import t from 'tap';
+import { Cls, Connection, kernelMechanism, MechanismType, type NetworkServiceRequest } from '../../../proto/api.ts';
+import { chain, metadata, newCtx, type Element } from '../../../sdk/chain/index.ts';
+import { silentLogger } from '../../../sdk/log.ts';
+import { KernelError, type Netns, type RunOptions } from '../../../forwarder/dataplane/runner.ts';
+import { FORWARDER_SUPPORTS, negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
+import { tunnelClient } from '../../../forwarder/elements/tunnel-client.ts';
+import { tunnelEndpoint } from '../../../forwarder/elements/tunnel-endpoint.ts';
+import { supportedTunnels, tunnelOrder, type Tunnels } from '../../../forwarder/remote/tunnels.ts';
+import { VniAllocator } from '../../../forwarder/remote/vni.ts';
+import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
+
+const VNI_TAKEN = 'Error: A VXLAN device with the specified VNI already exists.';
+
+/** Fails the first `times` commands matching `pattern`, like the kernel would. */
+class FlakyRunner extends RecordingRunner {
+  pattern: RegExp | undefined;
+  times = 0;
+  override async run(netns: Netns, commands: string[], options: RunOptions = {}): Promise<void> {
+    const bad = commands.find((c) => this.pattern?.test(c));
+    if (bad && this.times > 0) {
+      this.times--;
+      this.steps.push({ netns: netns.key, commands, finally: options.finally ?? [] });
+      throw new KernelError(bad, this.message);
+    }
+    return super.run(netns, commands, options);
+  }
+}
+
+const node = (ip: string, order = ['VXLAN', 'GRE'], gre = true): Tunnels => ({
+  underlay: { ip, ifname: 'ul0', mtu: 1500 }, vxlanPort: 4789, order: tunnelOrder(order),
+  linkTypes: { vxlan: { available: true }, gre: gre ? { available: true } : { available: false, reason: 'Error: Unknown device type.' }, gretap: gre ? { available: true } : { available: false, reason: 'Error: Unknown device type.' } },
+});
+
+function fakeEndpoint() {
+  const calls = { requests: 0, closes: 0, mtu: 0 };
+  const element: Element = {
+    name: 'endpoint',
+    request: async (_ctx, req) => {
+      calls.requests++;
+      calls.mtu = req.connection?.context?.MTU ?? 0;
+      return Connection.fromPartial({
+        ...req.connection,
+        mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }),
+        context: { ...req.connection?.context, ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'] } },
+      });
+    },
+    close: async () => void calls.closes++,
+  };
+  return { element, calls };
+}
+
+function setup(a: Tunnels = node('192.168.0.1'), b: Tunnels = node('192.168.0.2')) {
+  const netns = new FakeNetns();
+  const runnerA = new FlakyRunner();
+  const runnerB = new FlakyRunner();
+  const vnisA = new VniAllocator();
+  const vnisB = new VniAllocator();
+  const endpoint = fakeEndpoint();
+  const sideB = chain([metadata(), negotiateMechanism([...FORWARDER_SUPPORTS, ...supportedTunnels(b)]), tunnelEndpoint({ runner: runnerB, resolver: netns, tunnels: b, vnis: vnisB }), endpoint.element], { trace: false });
+  const toB: Element = { name: 'peer', request: (ctx, req) => sideB.request(ctx, req), close: (ctx, conn) => sideB.close(ctx, conn) };
+  const sideA = chain([metadata(), negotiateMechanism(), tunnelClient({ runner: runnerA, resolver: netns, tunnels: a, vnis: vnisA }), toB], { trace: false });
+  const ctx = newCtx(silentLogger());
+  const req = (payload = 'ETHERNET', conn?: Connection): NetworkServiceRequest => ({
+    connection: conn ?? Connection.fromPartial({ id: 'conn-1', networkService: 'svc', payload }),
+    mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
+  });
+  return { runnerA, runnerB, vnisA, vnisB, endpoint, sideA, ctx, req };
+}
+
+t.test('VXLAN: the endpoint side allocates the VNI, both ends are created straight in the pods', async (t) => {
+  const { runnerA, runnerB, sideA, ctx, req, endpoint } = setup();
+  const conn = await sideA.request(ctx, req());
+  t.equal(conn.mechanism?.type, MechanismType.KERNEL, 'the client keeps its KERNEL mechanism');
+  const vni = Number(conn.context?.extraContext.tunnel_vni);
+  t.equal(conn.context?.extraContext.tunnel, 'VXLAN');
+  t.equal(vni % 2, 0, 'even: the client side has the lower address');
+  t.equal(conn.context?.MTU, 1450, 'MTU 1500 - 50');
+  t.equal(endpoint.calls.mtu, 1450, 'the endpoint is asked with the tunnel MTU');
+  t.same(runnerA.commandsIn('node'), [`link add nsm-1 netns /proc/100/ns/net type vxlan id ${vni} local 192.168.0.1 remote 192.168.0.2 dstport 4789 dev ul0`]);
+  t.match(runnerA.commandsIn('ns100'), ['link set dev nsm-1 alias nsm:conn-1 group 7780 mtu 1450 up', 'address add 10.0.0.2/32 dev nsm-1']);
+  t.match(runnerB.commandsIn('node'), [new RegExp(`^link add nsm[0-9a-f]{10} netns /proc/200/ns/net type vxlan id ${vni} local 192\\.168\\.0\\.2 remote 192\\.168\\.0\\.1 dstport 4789 dev ul0$`)]);
+  t.match(runnerB.commandsIn('ns200'), [/alias nsm:conn-1 group 7780 mtu 1450 up$/, /^address add 10\.0\.0\.1\/32/]);
+
+  const steps = runnerA.steps.length + runnerB.steps.length;
+  await sideA.request(ctx, req('ETHERNET', conn));
+  t.equal(runnerA.steps.length + runnerB.steps.length, steps, 'a refresh changes nothing in the kernel');
+});
+
+t.test('GRE first by priority: gretap for ETHERNET, gre for IP, with their MTUs', async (t) => {
+  for (const [payload, kind, mtu] of [['ETHERNET', 'gretap', 1458], ['IP', 'gre', 1472]] as const) {
+    const { runnerA, sideA, ctx, req } = setup(node('192.168.0.1', ['GRE']), node('192.168.0.2', ['GRE']));
+    const conn = await sideA.request(ctx, req(payload));
+    t.equal(conn.context?.extraContext.tunnel, 'GRE');
+    t.match(runnerA.commandsIn('node'), [new RegExp(`^link add nsm-1 netns /proc/100/ns/net type ${kind} local 192\\.168\\.0\\.1 remote 192\\.168\\.0\\.2 key \\d+ dev ul0$`)]);
+    t.equal(conn.context?.MTU, mtu, `${payload}: MTU ${mtu}`);
+  }
+});
+
+t.test('the endpoint side takes the first offer it can build', async (t) => {
+  const { runnerB, sideA, ctx, req } = setup(node('192.168.0.1', ['GRE']), node('192.168.0.2', ['GRE'], false));
+  const conn = await sideA.request(ctx, req());
+  t.equal(conn.context?.extraContext.tunnel, 'VXLAN', 'GRE was offered first but node B has no gretap');
+  t.match(runnerB.commandsIn('node'), [/type vxlan/]);
+});
+
+t.test('a node that can build no tunnel for the payload says why', async (t) => {
+  const none: Tunnels = { ...node('192.168.0.1'), linkTypes: { vxlan: { available: false, reason: 'Error: Unknown device type.' }, gretap: { available: false, reason: 'Error: Unknown device type.' } } };
+  const { sideA, ctx, req } = setup(none);
+  await t.rejects(sideA.request(ctx, req()), { code: 'FAILED_PRECONDITION', message: /can build no tunnel for ETHERNET payload .*VXLAN: this kernel cannot create vxlan links \(Error: Unknown device type\.\)/ });
+});
+
+t.test('a VNI already used on the client node: the peer side is closed and the request repeated', async (t) => {
+  const { runnerA, sideA, ctx, req, endpoint, vnisB } = setup();
+  runnerA.pattern = /type vxlan/;
+  runnerA.times = 1;
+  runnerA.message = VNI_TAKEN;
+  const conn = await sideA.request(ctx, req());
+  t.equal(endpoint.calls.requests, 2, 'asked twice');
+  t.equal(endpoint.calls.closes, 1, 'the first attempt was closed at the endpoint');
+  t.equal(vnisB.size, 1, 'the peer released the first VNI');
+  t.equal(runnerA.commandsIn('node').filter((c) => c.includes('type vxlan')).length, 2);
+  t.ok(conn.context?.extraContext.tunnel_vni);
+});
+
+t.test('a VNI the endpoint node already uses is replaced there', async (t) => {
+  const { runnerB, sideA, ctx, req, endpoint, vnisB } = setup();
+  runnerB.pattern = /type vxlan/;
+  runnerB.times = 1;
+  runnerB.message = VNI_TAKEN;
+  const conn = await sideA.request(ctx, req());
+  const created = runnerB.commandsIn('node').map((c) => /id (\d+)/.exec(c)![1]);
+  t.equal(created.length, 2);
+  t.not(created[0], created[1], 'a new VNI on the second try');
+  t.equal(conn.context?.extraContext.tunnel_vni, created[1], 'the client hears the VNI that was built');
+  t.equal(endpoint.calls.closes, 0);
+  t.equal(vnisB.size, 1);
+});
+
+t.test('rollback: an endpoint-side kernel failure leaves nothing on either node', async (t) => {
+  const { runnerA, runnerB, sideA, ctx, req, endpoint, vnisA, vnisB } = setup();
+  runnerB.pattern = /alias/;
+  runnerB.times = 1;
+  await t.rejects(sideA.request(ctx, req()), { code: 'INTERNAL', message: /Operation not permitted/ });
+  t.same(runnerA.steps, [], 'nothing was created on the client node');
+  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} down group 7781$/, 'link del group 7781'], 'the endpoint-side device was removed');
+  t.equal(endpoint.calls.closes, 1, 'the endpoint side was closed');
+  t.equal(vnisA.size + vnisB.size, 0, 'no VNI held');
+});
+
+t.test('close removes both ends and frees the VNIs', async (t) => {
+  const { runnerA, runnerB, sideA, ctx, req, endpoint, vnisA, vnisB } = setup();
+  const conn = await sideA.request(ctx, req());
+  t.equal(vnisA.size + vnisB.size, 2);
+  await sideA.close(ctx, conn);
+  t.match(runnerA.commandsIn('ns100').slice(-2), ['link set dev nsm-1 down group 7781', 'link del group 7781']);
+  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} down group 7781$/, 'link del group 7781']);
+  t.equal(endpoint.calls.closes, 1);
+  t.equal(vnisA.size + vnisB.size, 0);
+});
+
+t.test('offers carry the REMOTE class and only the client half of the parameters', async (t) => {
+  const { supportedTunnels: s } = await import('../../../forwarder/remote/tunnels.ts');
+  t.same(s(node('10.0.0.1', ['GRE', 'KERNEL'])), [{ type: 'GRE', cls: Cls.REMOTE }, { type: 'VXLAN', cls: Cls.REMOTE }]);
+  t.same(tunnelOrder(['kernel', 'gre']), ['GRE', 'VXLAN'], 'case-insensitive; unlisted tunnels follow');
+});
