@@ -67,7 +67,7 @@ export function forwarderElements(o: ForwarderOptions, resolver: NetnsResolver, 
 
 export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const resolver = new NetnsResolver();
-  const adoption = new AdoptionTable(o.runner, resolver, o.log);
+  const adoption = new AdoptionTable(o.runner, resolver, o.log, o.name);
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
   const mon = monitor();

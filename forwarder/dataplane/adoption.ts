@@ -1,7 +1,7 @@
 import type { Logger } from '../../sdk/log.ts';
 import type { NetnsResolver } from './netns-resolver.ts';
 import type { KernelRunner, Netns } from './runner.ts';
-import { ALIAS_PREFIX, deleteEnd, DOOMED_LINK_GROUP, NSM_LINK_GROUP } from './veth.ts';
+import { deleteEnd, DOOMED_LINK_GROUP, NSM_LINK_GROUP, ownerPrefix } from './veth.ts';
 
 export interface FoundEnd {
   netns: Netns;
@@ -22,7 +22,8 @@ export async function removeEnd(runner: KernelRunner, netns: Netns, ifname: stri
 }
 
 /**
- * What a previous forwarder left in the kernel: links in the nsm group carrying `nsm:<connId>`.
+ * What a previous forwarder of the same name left in the kernel: links in the nsm group carrying
+ * `nsm:<owner>:<connId>`.
  * A connection whose client refreshes claims its links; what nobody claims by the deadline is
  * deleted. Links left in the doomed group are deleted at once.
  */
@@ -31,11 +32,14 @@ export class AdoptionTable {
   readonly #runner: KernelRunner;
   readonly #resolver: NetnsResolver;
   readonly #log: Logger;
+  /** The forwarder whose links these are; links of other owners are never touched. */
+  readonly owner: string;
 
-  constructor(runner: KernelRunner, resolver: NetnsResolver, log: Logger) {
+  constructor(runner: KernelRunner, resolver: NetnsResolver, log: Logger, owner = '') {
     this.#runner = runner;
     this.#resolver = resolver;
     this.#log = log;
+    this.owner = owner;
   }
 
   get size(): number {
@@ -52,9 +56,10 @@ export class AdoptionTable {
       } catch {
         continue; // the namespace went away while scanning
       }
+      const prefix = ownerPrefix(this.owner);
       for (const l of links) {
-        if (!l.ifalias?.startsWith(ALIAS_PREFIX)) continue;
-        const id = l.ifalias.slice(ALIAS_PREFIX.length);
+        if (!l.ifalias?.startsWith(prefix)) continue;
+        const id = l.ifalias.slice(prefix.length);
         this.#found.set(id, [...(this.#found.get(id) ?? []), { netns, ifname: l.ifname, ifindex: l.ifindex }]);
       }
     }

@@ -8,7 +8,12 @@ export const NSM_LINK_GROUP = 7780;
 export const DOOMED_LINK_GROUP = 7781;
 export const ALIAS_PREFIX = 'nsm:';
 
-export const aliasOf = (connId: string) => `${ALIAS_PREFIX}${connId}`;
+/**
+ * `nsm:<owner>:<connId>`: the owner is the forwarder's name, so forwarders sharing a host (a
+ * multi-node sandbox, parallel tests) never take over or delete each other's interfaces.
+ */
+export const ownerPrefix = (owner: string) => (owner ? `${ALIAS_PREFIX}${owner}:` : ALIAS_PREFIX);
+export const aliasOf = (connId: string, owner = '') => `${ownerPrefix(owner)}${connId}`;
 
 /** The endpoint-side name: derived from the connection id so a restarted forwarder computes it again. */
 export function endpointIfname(connId: string): string {
@@ -19,9 +24,9 @@ export function createPairCommand(clientIf: string, client: Netns, endpointIf: s
   return `link add ${clientIf} netns ${client.path} type veth peer name ${endpointIf} netns ${endpoint.path}`;
 }
 
-export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side): string[] {
+export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): string[] {
   const mtuPart = mtu > 0 ? ` mtu ${mtu}` : '';
-  return [`link set dev ${ifname} alias ${aliasOf(connId)} group ${NSM_LINK_GROUP}${mtuPart} up`, ...ipContextCommands(ifname, ip, side)];
+  return [`link set dev ${ifname} alias ${aliasOf(connId, owner)} group ${NSM_LINK_GROUP}${mtuPart} up`, ...ipContextCommands(ifname, ip, side)];
 }
 
 /** Deleting one end removes the pair; the doomed group lets one batch delete many pairs at once. */

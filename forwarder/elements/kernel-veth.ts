@@ -41,8 +41,8 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
     const ip = conn.context?.ipContext;
     try {
       await Promise.all([
-        runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client')),
-        runner.run(endpoint, configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint')),
+        runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client', adoption?.owner)),
+        runner.run(endpoint, configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint', adoption?.owner)),
       ]);
     } catch (err) {
       await removeEnd(runner, client, state.clientIf);

@@ -33,7 +33,7 @@ export function tunnelClient(d: TunnelDeps): Element {
     try {
       const netns = await d.resolver.resolve(state.netnsUrl);
       const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.dstIp], underlayIf: d.tunnels.underlay.ifname };
-      await programTunnelEnd(d.runner, createTunnelCommand(mech, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client'));
+      await programTunnelEnd(d.runner, createTunnelCommand(mech, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
     } catch (err) {
       if (id !== undefined) d.vnis.release(id);
       if (err instanceof NsmError && err.code === 'ALREADY_EXISTS' && !isVniTaken(err)) {

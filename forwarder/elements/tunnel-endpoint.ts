@@ -45,7 +45,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
     const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.srcIp], underlayIf: d.tunnels.underlay.ifname };
     for (let attempt = 1; ; attempt++) {
       try {
-        await programTunnelEnd(d.runner, createTunnelCommand(current.mechanism, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, mtu, resp.context?.ipContext, 'endpoint'));
+        await programTunnelEnd(d.runner, createTunnelCommand(current.mechanism, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, mtu, resp.context?.ipContext, 'endpoint', d.adoption?.owner));
         return { ...state, mechanism: current.mechanism };
       } catch (err) {
         if (!isVniTaken(err) || attempt >= VNI_RETRIES) throw err;
