@@ -18,8 +18,13 @@ export class MemifIds {
   allocate(connId: string, wanted?: number): number {
     const have = this.#byConn.get(connId);
     if (have !== undefined) return have;
-    let id = wanted !== undefined && !this.#used.has(wanted) ? wanted : 0;
-    if (id !== wanted) while (this.#used.has(id)) id++;
+    if (wanted !== undefined && !this.#used.has(wanted)) return this.#take(connId, wanted);
+    let id = 0;
+    while (this.#used.has(id)) id++;
+    return this.#take(connId, id);
+  }
+
+  #take(connId: string, id: number): number {
     this.#used.add(id);
     this.#byConn.set(connId, id);
     return id;
