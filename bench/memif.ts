@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '../proto/api.ts';
+import { NetworkServiceClient } from '../sdk/grpc/networkservice-client.ts';
 import { startTestpmd, whyNoTestpmd, type Testpmd } from '../test/fixtures/testpmd.ts';
 
 const NSM = resolve(import.meta.dirname, '../bin/nsm.ts');
@@ -45,23 +47,51 @@ const cpuSeconds = (pid: number) => {
 };
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
-/** The server's one-second receive rates while the client ran, without the partial first and last seconds. */
+/** The server's one-second receive rates while the client sent, without the partial first and last seconds. */
 function rate(serverOutput: string): number {
   const samples = [...serverOutput.matchAll(/Rx-pps:\s+(\d+)/g)].map((m) => Number(m[1])).filter((x) => x > 0);
   const whole = samples.length > 2 ? samples.slice(1, -1) : samples;
   return whole.length ? median(whole) : 0;
 }
 
-async function run(server: Testpmd, ns: string, socket: string, id: number, tag: string, forwarderPid: number) {
-  const from = server.output().length;
-  const cpu0 = cpuSeconds(forwarderPid);
-  const client = startTestpmd({ netns: ns, role: 'client', socket, id, prefix: `${prefix}${tag}`, seconds: SECONDS + 15 });
+interface Pods { ep: string; cl: string; appSocket: string; forwarderPid: number }
+interface Handed { socket: string; id: number; release?: () => Promise<void> }
+
+/**
+ * One run on a fresh endpoint application (DPDK 22.11's memif server does not survive a second
+ * client reconnecting): start it, get the client's socket and id, send for SECONDS, read the rate.
+ */
+async function run(p: Pods, tag: string, connect: () => Promise<Handed> | Handed) {
+  rmSync(p.appSocket, { force: true });
+  const server = startTestpmd({ netns: p.ep, role: 'server', socket: p.appSocket, id: 0, prefix: `${prefix}s${tag}`, seconds: SECONDS + 30 });
+  pmds.push(server);
+  await until('the endpoint application', () => isSocket(p.appSocket));
+  const { socket, id, release } = await connect();
+  const cpu0 = cpuSeconds(p.forwarderPid);
+  const client = startTestpmd({ netns: p.cl, role: 'client', socket, id, prefix: `${prefix}c${tag}`, seconds: SECONDS + 15 });
   pmds.push(client);
   await sleep(SECONDS * 1000);
   await client.stop();
-  const cpu = cpuSeconds(forwarderPid) - cpu0;
-  await sleep(1200);
-  return { pps: rate(server.output().slice(from)), cpu };
+  const cpu = cpuSeconds(p.forwarderPid) - cpu0;
+  await server.stop();
+  await release?.();
+  return { pps: rate(server.output()), cpu };
+}
+
+/** A new connection through the mesh (nsc init), as a pod starting now would get it; closed after the run. */
+function negotiate(p: Pods, sock: string, name: string): Handed {
+  const init = spawnSync('ip', ['netns', 'exec', p.cl, process.execPath, NSM, 'nsc', 'init'], {
+    env: { ...process.env, NSM_LOG_LEVEL: 'error', NSM_NAME: name, NSM_NETWORK_SERVICES: 'memif://bench/mem-1', NSM_CONNECT_TO: `unix://${sock}`, NSM_CONNECTIONS_DIR: join(dir, name), NSM_INIT_TIMEOUT: '15s' },
+    encoding: 'utf8', timeout: 30_000,
+  });
+  if (init.status !== 0) throw new Error(`nsc init failed: ${init.stderr}`);
+  const conn = Connection.fromJSON(JSON.parse(readFileSync(join(dir, name, 'mem-1.json'), 'utf8')));
+  const release = async () => {
+    const client = await NetworkServiceClient.dial(`unix://${sock}`);
+    await client.close(conn, { timeoutMs: 10_000 });
+    client.shutdown();
+  };
+  return { socket: conn.mechanism!.parameters.socketfile, id: Number(conn.mechanism!.parameters.id), release };
 }
 
 if (process.getuid?.() !== 0) {
@@ -75,7 +105,6 @@ if (missing) {
 }
 
 const results = { negotiated: [] as Array<{ pps: number; cpu: number }>, hand: [] as Array<{ pps: number; cpu: number }> };
-let socketfile = '';
 try {
   const [node, ep, cl] = ['node', 'ep', 'cl'].map((n) => netns(`${prefix}-${n}`));
   const sock = join(dir, 'nsm.sock');
@@ -83,21 +112,12 @@ try {
   await until('the forwarder', () => isSocket(sock));
   const appSocket = join(dir, 'app/memif.sock');
   mkdirSync(join(dir, 'app'), { mode: 0o700 });
-  const server = startTestpmd({ netns: ep, role: 'server', socket: appSocket, id: 0, prefix: `${prefix}s`, seconds: 2 * RUNS * (SECONDS + 8) + 60 });
-  pmds.push(server);
-  await until('the endpoint application', () => isSocket(appSocket));
   nsm(ep, ['nse'], { NSM_NAME: 'app', NSM_SERVICE_NAMES: 'bench', NSM_CONNECT_TO: `unix://${sock}`, NSM_LISTEN_ON: `unix://${join(dir, 'nse.sock')}`, NSM_MEMIF_SOCKET: appSocket });
   await until('the endpoint registration', () => existsSync(join(dir, 'registry/networkserviceendpoints/app.json')));
-  const init = spawnSync('ip', ['netns', 'exec', cl, process.execPath, NSM, 'nsc', 'init'], {
-    env: { ...process.env, NSM_LOG_LEVEL: 'error', NSM_NAME: 'cl', NSM_NETWORK_SERVICES: 'memif://bench/mem-1', NSM_CONNECT_TO: `unix://${sock}`, NSM_CONNECTIONS_DIR: join(dir, 'cl'), NSM_INIT_TIMEOUT: '15s' },
-    encoding: 'utf8', timeout: 30_000,
-  });
-  if (init.status !== 0) throw new Error(`nsc init failed: ${init.stderr}`);
-  const params = JSON.parse(readFileSync(join(dir, 'cl/mem-1.json'), 'utf8')).mechanism.parameters as Record<string, string>;
-  socketfile = params.socketfile;
+  const pods: Pods = { ep, cl, appSocket, forwarderPid: forwarder.pid! };
   for (let i = 0; i < RUNS; i++) {
-    results.negotiated.push(await run(server, cl, socketfile, Number(params.id), `n${i}`, forwarder.pid!));
-    results.hand.push(await run(server, cl, appSocket, 0, `h${i}`, forwarder.pid!));
+    results.negotiated.push(await run(pods, `n${i}`, () => negotiate(pods, sock, `cl${i}`)));
+    results.hand.push(await run(pods, `h${i}`, () => ({ socket: appSocket, id: 0 })));
     process.stderr.write(`round ${i + 1}/${RUNS} done\n`);
   }
 } finally {
