@@ -4,6 +4,7 @@ import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
 import { parseAddress } from '../sdk/grpc/address.ts';
+import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
 import { IpBatchRunner } from './dataplane/runner.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
@@ -29,6 +30,7 @@ export default defineCommand({
     NSM_EXPIRE_PERIOD: duration('1m', 'how long an endpoint registration lives without a refresh'),
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
+    NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
@@ -49,6 +51,7 @@ export default defineCommand({
       dialTimeoutMs: config.NSM_DIAL_TIMEOUT,
       requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
       peering,
+      memifDir: config.NSM_MEMIF_DIR,
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type) }, 'forwarder ready');
     await new Promise<void>((resolve) => {

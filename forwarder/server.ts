@@ -11,12 +11,15 @@ import type { Logger } from '../sdk/log.ts';
 import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
+import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
 import type { KernelRunner } from './dataplane/runner.ts';
 import { clientNetns } from './elements/client-netns.ts';
+import { clientOffers } from './elements/client-offers.ts';
 import { ChannelPool, connectToEndpoint } from './elements/connect.ts';
 import { discover } from './elements/discover.ts';
 import { kernelVeth } from './elements/kernel-veth.ts';
+import { memifShortcut } from './elements/memif-shortcut.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
 import { roundRobin } from './elements/roundrobin.ts';
 import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
@@ -37,6 +40,8 @@ export interface ForwarderOptions {
   adopt?: boolean;
   /** Serve other forwarders and build tunnels to them; without it the forwarder is single-node. */
   peering?: PeeringOptions;
+  /** Where clients are handed links to endpoints' memif sockets (default /var/lib/networkservicemesh/memif). */
+  memifDir?: string;
 }
 
 export interface Forwarder {
@@ -48,17 +53,22 @@ export interface Forwarder {
 }
 
 /** The canonical forwarder chain, in order. */
-export function forwarderElements(o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element, peering?: Peering): Element[] {
+export function forwarderElements(
+  o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element,
+  peering?: Peering, rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR),
+): Element[] {
   return [
     updatePath(o.name),
     begin(),
     metadata(),
     timeout(o.connectionLifetimeMs),
     mon,
+    clientOffers(),
     negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
     clientNetns(resolver),
     discover(o.registry),
     roundRobin(),
+    memifShortcut(rendezvous),
     ...(peering ? [peering.switch] : []),
     kernelVeth(o.runner, resolver, adoption),
     connectToEndpoint(pool, o.registry, o.requestTimeoutMs),
@@ -71,9 +81,11 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
   const mon = monitor();
+  const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
+  const memifLeftovers = await rendezvous.scan();
   const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool });
   const backend = peering?.registry ?? o.registry;
-  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering);
+  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous);
   const served = chain(elements);
   peering?.serve(served);
   const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs });
@@ -86,6 +98,8 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   // Clients refresh at about a third of the lifetime; what none claims by half of it is stale.
   const adoptTimer = setTimeout(() => void adoption.expire(), adoption.size > 0 ? o.connectionLifetimeMs / 2 : 0);
   adoptTimer.unref();
+  const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs / 2) : undefined;
+  memifTimer?.unref();
   return {
     server,
     elements,
@@ -94,6 +108,7 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     stop: async () => {
       clearInterval(sweeper);
       clearTimeout(adoptTimer);
+      clearTimeout(memifTimer);
       await peering?.stop();
       await server.stop(2000);
       pool.closeAll();

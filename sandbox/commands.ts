@@ -59,6 +59,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
     state.procs.push(startNsm(node.netns, node.name, 'forwarder', ['forwarder'], {
       ...baseEnv(logLevel), NSM_NAME: node.name, NSM_LISTEN_ON: `unix://${forwarderSocket(node.name)}`, NSM_REGISTRY_DIR: paths.registry,
       NSM_TLS_CA_FILE: ca.cert, NSM_TLS_CERT_FILE: leaf.cert, NSM_TLS_KEY_FILE: leaf.key,
+      NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
     }));
   }
   saveState(state);

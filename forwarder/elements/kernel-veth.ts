@@ -1,4 +1,4 @@
-import { Keys, type Connection } from '../../proto/api.ts';
+import { Keys, MechanismType, type Connection } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
@@ -55,8 +55,8 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
     async request(ctx, req, next) {
       const existing = vethKey.get(ctx);
       const resp = await next.request(ctx, req);
-      if (existing) return resp;
       const clientMech = clientMechanismKey.get(ctx);
+      if (existing || clientMech?.type === MechanismType.MEMIF) return resp;
       const endpointUrl = resp.mechanism?.parameters[Keys.inodeURL];
       const started = performance.now();
       try {

@@ -7,7 +7,7 @@ import { negotiate, type Supported } from '../../sdk/negotiate.ts';
 export const clientMechanismKey = metaKey<Mechanism>('negotiate.client');
 export const endpointMechanismKey = metaKey<Mechanism>('negotiate.endpoint');
 
-export const FORWARDER_SUPPORTS: readonly Supported[] = [{ type: MechanismType.KERNEL, cls: Cls.LOCAL }];
+export const FORWARDER_SUPPORTS: readonly Supported[] = [{ type: MechanismType.KERNEL, cls: Cls.LOCAL }, { type: MechanismType.MEMIF, cls: Cls.LOCAL }];
 
 /**
  * Chooses the client's mechanism, asks the endpoint with the forwarder's own preferences

@@ -2,10 +2,10 @@ import { mkdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, kernelMechanism, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
+import { Connection, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
 import { NsmError, toNsmError } from '../../sdk/errors.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
-import { ownNetnsUrl } from '../../sdk/netns.ts';
+import { clientPreferences, requestLabels } from './preferences.ts';
 
 export const connectionId = (name: string, index: number) => `${name}-${index}`;
 
@@ -16,10 +16,10 @@ export function firstRequest(url: NsUrl, index: number, name: string): NetworkSe
     connection: Connection.fromPartial({
       id,
       networkService: url.service,
-      labels: { ...url.labels, podName: name },
+      labels: { ...requestLabels(url), podName: name },
       path: { index: 0, pathSegments: [{ name, id }] },
     }),
-    mechanismPreferences: [kernelMechanism({ name: url.ifname, inodeURL: ownNetnsUrl() })],
+    mechanismPreferences: clientPreferences(url),
   };
 }
 
@@ -27,7 +27,7 @@ export function firstRequest(url: NsUrl, index: number, name: string): NetworkSe
 export function refreshRequest(conn: Connection, url: NsUrl): NetworkServiceRequest {
   return {
     connection: { ...conn, path: { index: 0, pathSegments: conn.path?.pathSegments ?? [] } },
-    mechanismPreferences: [kernelMechanism({ name: url.ifname, inodeURL: ownNetnsUrl() })],
+    mechanismPreferences: clientPreferences(url),
   };
 }
 

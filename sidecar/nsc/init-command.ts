@@ -1,16 +1,18 @@
 import { hostname } from 'node:os';
-import { parseNsUrlList } from '../../proto/api.ts';
+import { MechanismType, parseNsUrlList } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError, toNsmError } from '../../sdk/errors.ts';
 import { createLogger } from '../../sdk/log.ts';
 import { dialer, firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
 import { nscEnv } from './env.ts';
+import { checkMechanismOptions } from './preferences.ts';
 
 export default defineCommand({
   summary: 'request every network service of the pod before the application starts',
   env: nscEnv,
   async run(config) {
     const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
+    urls.forEach(checkMechanismOptions);
     if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to request (example: kernel://my-service/nsm-1)');
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`nsc-init/${name}`, config.NSM_LOG_LEVEL);
@@ -24,7 +26,8 @@ export default defineCommand({
           deadline,
           onFailure: (e, attempt) => log.warn({ service: url.service, attempt, code: e.code, err: e.message }, 'request failed; retrying'),
         });
-        await waitInterfaceUp(url.ifname, conn);
+        // A memif connection has no kernel interface: the application opens the socket in the connection file.
+        if (conn.mechanism?.type !== MechanismType.MEMIF) await waitInterfaceUp(url.ifname, conn);
         await writeConnection(config.NSM_CONNECTIONS_DIR, url.ifname, conn);
         log.info({ connId: conn.id, service: url.service, ifname: url.ifname, addresses: conn.context?.ipContext?.srcIpAddrs }, 'connected');
         return undefined;

@@ -8,6 +8,7 @@ import {
   connectionId, dialer, firstRequest, msUntilExpiry, readConnection, refreshRequest, removeConnection, requestWithRetry, writeConnection, type Dialer,
 } from './client.ts';
 import { nscEnv, } from './env.ts';
+import { checkMechanismOptions } from './preferences.ts';
 
 /** After this many failed refreshes in a row the connection is closed and requested anew (another endpoint may serve it). */
 const RESELECT_AFTER = 3;
@@ -58,6 +59,7 @@ export default defineCommand({
   env: nscEnv,
   async run(config) {
     const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
+    urls.forEach(checkMechanismOptions);
     if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to keep (example: kernel://my-service/nsm-1)');
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`nsc/${name}`, config.NSM_LOG_LEVEL);

@@ -7,6 +7,10 @@ import { createLogger } from '../../sdk/log.ts';
 import { PointToPointIpam } from './ipam.ts';
 import { startEndpoint } from './endpoint.ts';
 
+const memifSocketCheck = (s: string) => {
+  if (s !== '' && !s.startsWith('/')) throw new Error('expected an absolute path such as /var/lib/networkservicemesh/memif-endpoints/my-nse/memif.sock');
+};
+
 const ENDPOINTS_DIR = '/var/lib/networkservicemesh/endpoints';
 
 export default defineCommand({
@@ -21,6 +25,7 @@ export default defineCommand({
     NSM_LISTEN_ON: str('', `this endpoint's own socket, reachable by the forwarder (default unix://${ENDPOINTS_DIR}/<NSM_NAME>.sock)`, (s) => void (s && parseAddress(s))),
     NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
     NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
+    NSM_MEMIF_SOCKET: str('', 'filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
@@ -38,6 +43,7 @@ export default defineCommand({
       connectionLifetimeMs: config.NSM_MAX_TOKEN_LIFETIME,
       dialTimeoutMs: config.NSM_DIAL_TIMEOUT,
       log,
+      memifSocket: config.NSM_MEMIF_SOCKET || undefined,
     });
     void endpoint.registered.then(() => log.info({ services: config.NSM_SERVICE_NAMES, pool: endpoint.ipam.cidr }, 'endpoint registered'));
     await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto/api.ts';
+import { MEMIF_ENDPOINT_LABEL } from '../../proto/memif.ts';
 import { begin } from '../../sdk/chain/begin.ts';
 import { chain } from '../../sdk/chain/chain.ts';
 import { metadata } from '../../sdk/chain/metadata.ts';
@@ -13,6 +14,8 @@ import { ownNetnsUrl } from '../../sdk/netns.ts';
 import { RegistryClient } from '../../sdk/registry/client.ts';
 import { ipamElement } from './elements/ipam.ts';
 import { kernelAnswer } from './elements/kernel-answer.ts';
+import { memifAnswer } from './elements/memif-answer.ts';
+import { MemifIds } from './memif-ids.ts';
 import { PointToPointIpam } from './ipam.ts';
 
 export interface EndpointOptions {
@@ -26,6 +29,8 @@ export interface EndpointOptions {
   connectionLifetimeMs: number;
   dialTimeoutMs: number;
   log: Logger;
+  /** Filesystem socket the endpoint application listens on as memif server; unset = no memif. */
+  memifSocket?: string;
 }
 
 export interface Endpoint {
@@ -34,8 +39,20 @@ export interface Endpoint {
   stop(): Promise<void>;
 }
 
-export function endpointElements(o: EndpointOptions, ipam: PointToPointIpam): Element[] {
-  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), ipamElement(ipam), kernelAnswer(ownNetnsUrl())];
+export function endpointElements(o: EndpointOptions, ipam: PointToPointIpam, memifIds = new MemifIds()): Element[] {
+  const memif = o.memifSocket ? [memifAnswer(o.memifSocket, memifIds)] : [];
+  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), ipamElement(ipam), ...memif, kernelAnswer(ownNetnsUrl())];
+}
+
+/** What the endpoint registers; a memif endpoint marks each of its services with MEMIF_ENDPOINT_LABEL. */
+export function endpointRegistration(o: EndpointOptions): NetworkServiceEndpoint {
+  const labels = o.memifSocket ? { ...o.labels, [MEMIF_ENDPOINT_LABEL]: 'true' } : o.labels;
+  return NetworkServiceEndpoint.fromPartial({
+    name: o.name,
+    networkServiceNames: o.services,
+    networkServiceLabels: Object.fromEntries(o.services.map((s) => [s, { labels }])),
+    url: o.listenOn,
+  });
 }
 
 /**
@@ -46,12 +63,7 @@ function keepRegistered(o: EndpointOptions): { ready: Promise<void>; stop(): Pro
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let client: RegistryClient | undefined;
-  const nse = NetworkServiceEndpoint.fromPartial({
-    name: o.name,
-    networkServiceNames: o.services,
-    networkServiceLabels: Object.fromEntries(o.services.map((s) => [s, { labels: o.labels }])),
-    url: o.listenOn,
-  });
+  const nse = endpointRegistration(o);
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   const once = async (): Promise<number> => {

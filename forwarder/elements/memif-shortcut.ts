@@ -1,0 +1,81 @@
+import { isMechanism, Keys, memifMechanism, MechanismType, type Mechanism } from '../../proto/api.ts';
+import { memifEndpointOf, memifOwnerOf, offersMemif } from '../../proto/memif.ts';
+import { metaKey } from '../../sdk/chain/metadata.ts';
+import type { Element } from '../../sdk/chain/types.ts';
+import { NsmError } from '../../sdk/errors.ts';
+import type { MemifRendezvous } from '../dataplane/memif-rendezvous.ts';
+import { decideLocalMechanism } from '../local/memif-decision.ts';
+import { clientOffersKey } from './client-offers.ts';
+import { clientMechanismKey } from './negotiate.ts';
+import { endpointKey } from './roundrobin.ts';
+
+/** The socket path this connection's client was handed. */
+export const memifLinkKey = metaKey<string>('memif-shortcut.link');
+
+function kernelOffer(offers: readonly Mechanism[]): Mechanism {
+  const k = offers.find((m) => m.type === MechanismType.KERNEL)!;
+  if (!k.parameters[Keys.name] || !k.parameters[Keys.inodeURL]) {
+    throw new NsmError('INVALID_ARGUMENT', 'the KERNEL fallback needs name and inodeURL: the client must name its interface and network namespace');
+  }
+  return k;
+}
+
+/**
+ * For a client that chose MEMIF, per candidate endpoint: same node and the endpoint has a memif
+ * socket → ask the endpoint for MEMIF and hand the client a link to its socket (nothing of the
+ * forwarder stays in the data path); otherwise fall back to the client's KERNEL offer for the
+ * elements after this one, or fail. Runs after roundrobin (it needs the endpoint) and before the
+ * kernel elements (which leave MEMIF connections alone). Close removes the link.
+ */
+export function memifShortcut(rendezvous: MemifRendezvous): Element {
+  return {
+    name: 'memif-shortcut',
+    async request(ctx, req, next) {
+      const chosen = clientMechanismKey.get(ctx);
+      if (!isMechanism(chosen, MechanismType.MEMIF)) return next.request(ctx, req);
+      const conn = req.connection!;
+      const offers = clientOffersKey.get(ctx) ?? [chosen];
+      const fresh = memifLinkKey.get(ctx) === undefined;
+      if (fresh) {
+        const nse = endpointKey.get(ctx);
+        if (!nse) throw new NsmError('INTERNAL', 'memif-shortcut needs an endpoint chosen by roundrobin before it');
+        const type = decideLocalMechanism(offers.map((m) => m.type), { name: nse.name, url: nse.url, memif: offersMemif(nse, conn.networkService) });
+        if (type === MechanismType.KERNEL) {
+          clientMechanismKey.set(ctx, kernelOffer(offers));
+          return next.request(ctx, req);
+        }
+      }
+      const resp = await next.request(ctx, { ...req, mechanismPreferences: [memifMechanism()] });
+      try {
+        const answer = memifEndpointOf(resp.mechanism);
+        if (!answer) {
+          throw new NsmError('FAILED_PRECONDITION', `endpoint ${resp.networkServiceEndpointName} answered ${resp.mechanism?.type || 'no mechanism'} instead of MEMIF with a socketfile and an id`);
+        }
+        const owner = memifOwnerOf(offers.find((m) => m.type === MechanismType.MEMIF) ?? chosen);
+        const link = await rendezvous.ensure(conn.id, answer.socketfile, owner);
+        memifLinkKey.set(ctx, link);
+        clientMechanismKey.set(ctx, memifMechanism({ socketfile: link, id: answer.id }));
+        return resp;
+      } catch (err) {
+        if (fresh) {
+          await rendezvous.remove(conn.id).catch(() => {});
+          await next.close(ctx, resp).catch((closeErr: unknown) => ctx.log.error({ element: 'memif-shortcut', connId: conn.id, err: closeErr }, 'closing the endpoint side after a memif failure failed'));
+        }
+        throw err;
+      }
+    },
+    async close(ctx, conn, next) {
+      const had = memifLinkKey.delete(ctx) !== undefined;
+      let failure: unknown;
+      if (had || isMechanism(conn.mechanism, MechanismType.MEMIF)) {
+        try {
+          await rendezvous.remove(conn.id);
+        } catch (err) {
+          failure = err;
+        }
+      }
+      await next.close(ctx, conn);
+      if (failure) throw failure;
+    },
+  };
+}
