@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseInodeUrl, type NetnsInode } from '../../sdk/netns.ts';
+import { helperPids } from './ip-session.ts';
 import type { Netns } from './runner.ts';
 
 const key = (i: NetnsInode) => `${i.dev}:${i.ino}`;
@@ -14,10 +15,13 @@ async function inodeOf(path: string): Promise<NetnsInode | undefined> {
   }
 }
 
-/** Every namespace file a process or `ip netns` holds open: `/proc/<pid>/ns/net`, `/run/netns/*`. */
+/**
+ * Every namespace file a process or `ip netns` holds open: `/proc/<pid>/ns/net`, `/run/netns/*`.
+ * The forwarder's own `ip` processes are left out: they keep a namespace only while it has work.
+ */
 export async function* netnsFiles(): AsyncGenerator<string> {
   for (const name of await readdir('/run/netns').catch(() => [] as string[])) yield `/run/netns/${name}`;
-  for (const name of await readdir('/proc')) if (/^\d+$/.test(name)) yield `/proc/${name}/ns/net`;
+  for (const name of await readdir('/proc')) if (/^\d+$/.test(name) && !helperPids.has(Number(name))) yield `/proc/${name}/ns/net`;
 }
 
 /** What the kernel elements need from namespace lookup (tests give a fake). */
