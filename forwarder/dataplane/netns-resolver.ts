@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseInodeUrl, type NetnsInode } from '../../sdk/netns.ts';
@@ -12,6 +13,16 @@ async function inodeOf(path: string): Promise<NetnsInode | undefined> {
     return { dev: s.dev, ino: s.ino };
   } catch {
     return undefined;
+  }
+}
+
+/** The check of a cached hit: one stat of a procfs or nsfs file, which never waits on a disk. */
+function inodeOfNow(path: string): NetnsInode | undefined {
+  try {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s && { dev: s.dev, ino: s.ino };
+  } catch {
+    return undefined; // the process is gone (ESRCH and the like)
   }
 }
 
@@ -42,7 +53,7 @@ export class NetnsResolver implements NetnsLookup {
     const k = key(want);
     const cached = this.#cache.get(k);
     if (cached) {
-      const now = await inodeOf(cached);
+      const now = inodeOfNow(cached);
       if (now && key(now) === k) return { path: cached, key: k };
       this.#cache.delete(k);
     }
