@@ -1,6 +1,8 @@
+import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseInodeUrl, type NetnsInode } from '../../sdk/netns.ts';
+import { helperPids } from './ip-session.ts';
 import type { Netns } from './runner.ts';
 
 const key = (i: NetnsInode) => `${i.dev}:${i.ino}`;
@@ -14,10 +16,23 @@ async function inodeOf(path: string): Promise<NetnsInode | undefined> {
   }
 }
 
-/** Every namespace file a process or `ip netns` holds open: `/proc/<pid>/ns/net`, `/run/netns/*`. */
+/** The check of a cached hit: one stat of a procfs or nsfs file, which never waits on a disk. */
+function inodeOfNow(path: string): NetnsInode | undefined {
+  try {
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s && { dev: s.dev, ino: s.ino };
+  } catch {
+    return undefined; // the process is gone (ESRCH and the like)
+  }
+}
+
+/**
+ * Every namespace file a process or `ip netns` holds open: `/proc/<pid>/ns/net`, `/run/netns/*`.
+ * The forwarder's own `ip` processes are left out: they keep a namespace only while it has work.
+ */
 export async function* netnsFiles(): AsyncGenerator<string> {
   for (const name of await readdir('/run/netns').catch(() => [] as string[])) yield `/run/netns/${name}`;
-  for (const name of await readdir('/proc')) if (/^\d+$/.test(name)) yield `/proc/${name}/ns/net`;
+  for (const name of await readdir('/proc')) if (/^\d+$/.test(name) && !helperPids.has(Number(name))) yield `/proc/${name}/ns/net`;
 }
 
 /** What the kernel elements need from namespace lookup (tests give a fake). */
@@ -38,7 +53,7 @@ export class NetnsResolver implements NetnsLookup {
     const k = key(want);
     const cached = this.#cache.get(k);
     if (cached) {
-      const now = await inodeOf(cached);
+      const now = inodeOfNow(cached);
       if (now && key(now) === k) return { path: cached, key: k };
       this.#cache.delete(k);
     }
