@@ -112,7 +112,7 @@ async function mesh(n: number, round: number, grpcJs: boolean) {
   const ep = netns(`${prefix}-${round}-ep`);
   const pods = Array.from({ length: CLIENT_PODS }, (_, i) => netns(`${prefix}-${round}-c${i}`));
   const sock = join(dir, `fwd${round}.sock`);
-  const fwd = start(node, ['forwarder'], { NSM_NAME: 'fwd', NSM_LISTEN_ON: `unix://${sock}`, NSM_REGISTRY_DIR: join(dir, `reg${round}`) });
+  const fwd = start(node, ['forwarder'], { NSM_NAME: 'fwd', NSM_LISTEN_ON: `unix://${sock}`, NSM_PEER_LISTEN_ON: '', NSM_MEMIF_DIR: join(dir, 'memif'), NSM_REGISTRY_DIR: join(dir, `reg${round}`) });
   for (let i = 0; i < 100; i++) { try { if (statSync(sock).isSocket()) break; } catch { /* not yet */ } await sleep(50); }
   const nse = start(ep, ['nse'], { NSM_NAME: 'ep', NSM_SERVICE_NAMES: 'bench', NSM_CIDR_PREFIX: '10.90.0.0/16', NSM_CONNECT_TO: `unix://${sock}`, NSM_LISTEN_ON: `unix://${join(dir, `ep${round}.sock`)}` });
   await sleep(1500);
