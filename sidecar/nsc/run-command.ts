@@ -26,6 +26,7 @@ interface Kept {
  */
 async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
   let failures = 0;
+  let period = 5000;
   while (!signal.aborted) {
     const reselect = failures >= RESELECT_AFTER;
     if (reselect && k.conn) {
@@ -44,13 +45,18 @@ async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestT
       log.debug({ connId: k.conn.id, service: k.url.service }, 'refreshed');
     } catch (err) {
       if (signal.aborted) return;
-      failures++;
-      log.warn({ connId: connectionId(name, k.index), service: k.url.service, failures, err: toNsmError(err).message }, 'refresh failed; healing');
-      await sleep(Math.min(200 * 2 ** failures, 5000), undefined, { signal }).catch(() => {});
+      // Only refusals count toward reselecting: while the forwarder is unreachable (restarting),
+      // the connection's interfaces stay in the kernel and the restarted forwarder adopts them on
+      // the next refresh, so closing it then would only break it.
+      const forwarderUp = await d.client(requestTimeoutMs).then(() => true, () => false);
+      if (forwarderUp) failures++;
+      log.warn({ connId: connectionId(name, k.index), service: k.url.service, failures, forwarderUp, err: toNsmError(err).message }, 'refresh failed; healing');
+      // Never back off past a refresh period, so the connection is claimed before it expires.
+      await sleep(Math.min(200 * 2 ** Math.max(failures, 1), 5000, period), undefined, { signal }).catch(() => {});
       continue;
     }
-    const wait = Math.max(100, msUntilExpiry(k.conn, 60_000) / 3);
-    await sleep(wait, undefined, { signal }).catch(() => {});
+    period = Math.max(100, msUntilExpiry(k.conn, 60_000) / 3);
+    await sleep(period, undefined, { signal }).catch(() => {});
   }
 }
 
