@@ -11,8 +11,11 @@ export interface InjectedParts {
   /** Appended to spec.containers: the classic sidecar, if not native. */
   containers: JsonObject[];
   volumes: JsonObject[];
-  /** Mounted into every application container. */
-  appMount: JsonObject;
+  /**
+   * Mounted into every application container that does not already mount the path: the
+   * connections directory, and for memif services the socket directory the memif sockets are in.
+   */
+  appMounts: JsonObject[];
 }
 
 export interface PartsInput {
@@ -106,7 +109,10 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
     initContainers: native ? [init, sidecar] : [init],
     containers: native ? [] : [sidecar],
     volumes: [socket, { name: names.connectionsVolume, emptyDir: {} }],
-    appMount: { name: names.connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
+    appMounts: [
+      { name: names.connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
+      ...(input.urls.some((u) => u.mechanism === 'memif') ? [{ name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true }] : []),
+    ],
   };
 }
 

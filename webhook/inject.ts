@@ -109,13 +109,12 @@ function build(
     takenVolumeNames: new Set(names(spec.volumes)),
   });
   const specAt = [...at, 'spec'];
-  const mountPath = parts.appMount.mountPath;
   builder.append([...specAt, 'initContainers'], parts.initContainers, json.initContainers);
   const appContainers = Array.isArray(spec.containers) ? spec.containers : [];
   appContainers.forEach((c, i) => {
     const mounts = isObject(c) && Array.isArray(c.volumeMounts) ? c.volumeMounts : [];
-    if (mounts.some((m) => isObject(m) && m.mountPath === mountPath)) return;
-    builder.append([...specAt, 'containers', i, 'volumeMounts'], [{ ...parts.appMount }]);
+    const missing = parts.appMounts.filter((a) => !mounts.some((m) => isObject(m) && m.mountPath === a.mountPath));
+    builder.append([...specAt, 'containers', i, 'volumeMounts'], missing.map((a) => ({ ...a })));
   });
   builder.append([...specAt, 'containers'], parts.containers, json.containers);
   builder.append([...specAt, 'volumes'], parts.volumes, json.volumes);
