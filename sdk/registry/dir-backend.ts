@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto/api.ts';
 import { NsmError } from '../errors.ts';
-import type { Change, ObjectStore, RegistryBackend } from './types.ts';
+import { backendOf, type Change, type ObjectStore, type RegistryBackend } from './types.ts';
 
 interface JsonCodec<T> {
   toJSON(message: T): unknown;
@@ -110,12 +110,5 @@ export async function openDirRegistry(dir: string): Promise<RegistryBackend> {
   const endpoints = new DirStore<NetworkServiceEndpoint>(join(dir, 'networkserviceendpoints'), NetworkServiceEndpoint);
   await services.open();
   await endpoints.open();
-  return {
-    services,
-    endpoints,
-    close: async () => {
-      services.close();
-      endpoints.close();
-    },
-  };
+  return backendOf(services, endpoints);
 }

@@ -3,7 +3,7 @@ import type { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto
 import { NsmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { endpointFromSpec, endpointToSpec, serviceFromSpec, serviceToSpec } from './k8s-spec.ts';
-import type { Change, ObjectStore, RegistryBackend } from './types.ts';
+import { backendOf, type Change, type ObjectStore, type RegistryBackend } from './types.ts';
 
 export const NSM_GROUP = 'networkservicemesh.io';
 export const NSM_VERSION = 'v1';
@@ -228,12 +228,5 @@ export async function openKubernetesRegistry(options: KubernetesRegistryOptions)
     endpoints.close();
     throw err;
   }
-  return {
-    services,
-    endpoints,
-    close: async () => {
-      services.close();
-      endpoints.close();
-    },
-  };
+  return backendOf(services, endpoints);
 }

@@ -15,6 +15,18 @@ export interface ObjectStore<T extends { name: string }> {
   watch(onChange: (change: Change<T>) => void): () => void;
 }
 
+/** A backend over two stores; closing it closes both. */
+export function backendOf(services: ObjectStore<RegistryNetworkService> & { close(): void }, endpoints: ObjectStore<NetworkServiceEndpoint> & { close(): void }): RegistryBackend {
+  return {
+    services,
+    endpoints,
+    close: async () => {
+      services.close();
+      endpoints.close();
+    },
+  };
+}
+
 export interface RegistryBackend {
   readonly services: ObjectStore<RegistryNetworkService>;
   readonly endpoints: ObjectStore<NetworkServiceEndpoint>;

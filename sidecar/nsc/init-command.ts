@@ -1,22 +1,15 @@
-import { hostname } from 'node:os';
-import { MechanismType, parseNsUrlList } from '../../proto/api.ts';
+import { MechanismType } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
-import { NsmError, toNsmError } from '../../sdk/errors.ts';
-import { createLogger } from '../../sdk/log.ts';
-import { dialer, firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
+import { toNsmError } from '../../sdk/errors.ts';
+import { firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
 import { nscEnv } from './env.ts';
-import { checkMechanismOptions } from './preferences.ts';
+import { clientSetup } from './setup.ts';
 
 export default defineCommand({
   summary: 'request every network service of the pod before the application starts',
   env: nscEnv,
   async run(config) {
-    const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
-    urls.forEach(checkMechanismOptions);
-    if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to request (example: kernel://my-service/nsm-1)');
-    const name = config.NSM_NAME || hostname();
-    const log = createLogger(`nsc-init/${name}`, config.NSM_LOG_LEVEL);
-    const d = dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT);
+    const { urls, name, log, dial: d } = clientSetup(config, 'request', 'nsc-init');
     const deadline = Date.now() + config.NSM_INIT_TIMEOUT;
     const results = await Promise.all(urls.map(async (url, i) => {
       const shown = `${url.mechanism}://${url.service}/${url.ifname}`;

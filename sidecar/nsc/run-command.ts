@@ -1,14 +1,13 @@
-import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseNsUrlList, type Connection, type NsUrl } from '../../proto/api.ts';
+import type { Connection, NsUrl } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
-import { NsmError, toNsmError } from '../../sdk/errors.ts';
-import { createLogger, type Logger } from '../../sdk/log.ts';
+import { toNsmError } from '../../sdk/errors.ts';
+import type { Logger } from '../../sdk/log.ts';
 import {
-  connectionId, dialer, firstRequest, msUntilExpiry, readConnection, refreshRequest, removeConnection, requestWithRetry, writeConnection, type Dialer,
+  connectionId, firstRequest, msUntilExpiry, readConnection, refreshRequest, removeConnection, requestWithRetry, writeConnection, type Dialer,
 } from './client.ts';
-import { nscEnv, } from './env.ts';
-import { checkMechanismOptions } from './preferences.ts';
+import { nscEnv } from './env.ts';
+import { clientSetup } from './setup.ts';
 
 /** After this many failed refreshes in a row the connection is closed and requested anew (another endpoint may serve it). */
 const RESELECT_AFTER = 3;
@@ -64,12 +63,7 @@ export default defineCommand({
   summary: 'keep the pod\'s connections alive (refresh, heal) and close them on shutdown',
   env: nscEnv,
   async run(config) {
-    const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
-    urls.forEach(checkMechanismOptions);
-    if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_NETWORK_SERVICES: no network service to keep (example: kernel://my-service/nsm-1)');
-    const name = config.NSM_NAME || hostname();
-    const log = createLogger(`nsc/${name}`, config.NSM_LOG_LEVEL);
-    const d = dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT);
+    const { urls, name, log, dial: d } = clientSetup(config, 'keep', 'nsc');
     const stop = new AbortController();
     const kept: Kept[] = await Promise.all(urls.map(async (url, index) => {
       const saved = await readConnection(config.NSM_CONNECTIONS_DIR, url.ifname);

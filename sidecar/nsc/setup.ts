@@ -1,0 +1,24 @@
+import { hostname } from 'node:os';
+import { parseNsUrlList, type NsUrl } from '../../proto/api.ts';
+import type { ConfigOf } from '../../sdk/config/types.ts';
+import { NsmError } from '../../sdk/errors.ts';
+import { createLogger, type Logger } from '../../sdk/log.ts';
+import { dialer, type Dialer } from './client.ts';
+import type { nscEnv } from './env.ts';
+import { checkMechanismOptions } from './preferences.ts';
+
+export interface ClientSetup {
+  urls: NsUrl[];
+  name: string;
+  log: Logger;
+  dial: Dialer;
+}
+
+/** What `nsc init` and `nsc run` both start from: the services, the client name, a logger and a dialer. */
+export function clientSetup(config: ConfigOf<typeof nscEnv>, verb: string, logName: string): ClientSetup {
+  const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
+  urls.forEach(checkMechanismOptions);
+  if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', `NSM_NETWORK_SERVICES: no network service to ${verb} (example: kernel://my-service/nsm-1)`);
+  const name = config.NSM_NAME || hostname();
+  return { urls, name, log: createLogger(`${logName}/${name}`, config.NSM_LOG_LEVEL), dial: dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT) };
+}
