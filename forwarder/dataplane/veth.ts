@@ -20,8 +20,9 @@ export function endpointIfname(connId: string): string {
   return `nsm${createHash('sha256').update(connId).digest('hex').slice(0, 10)}`;
 }
 
-export function createPairCommand(clientIf: string, client: Netns, endpointIf: string, endpoint: Netns): string {
-  return `link add ${clientIf} netns ${client.path} type veth peer name ${endpointIf} netns ${endpoint.path}`;
+/** Run in the endpoint's namespace: its end stays there, the peer goes straight into the client's. */
+export function createPairCommand(endpointIf: string, clientIf: string, client: Netns): string {
+  return `link add ${endpointIf} type veth peer name ${clientIf} netns ${client.path}`;
 }
 
 export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): string[] {
