@@ -66,7 +66,7 @@ t.test('Close removes the pair through the doomed group and closes the endpoint 
   const conn = await server.request(ctx, req());
   runner.steps.length = 0;
   await server.close(ctx, conn);
-  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }]);
+  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }]);
   t.equal(endpoint.calls.closes, 1);
 });
 
@@ -75,7 +75,7 @@ t.test('a failure configuring the endpoint end rolls back the pair and the endpo
   runner.failOn = /^address add 10\.0\.0\.1/;
   const err = await server.request(ctx, req()).catch((e: unknown) => e);
   t.ok(err instanceof Error && /kernel refused "ip address add 10\.0\.0\.1/.test(err.message), String(err));
-  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
+  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
   t.equal(endpoint.calls.closes, 1, 'endpoint side closed');
 });
 
