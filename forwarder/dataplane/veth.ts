@@ -20,8 +20,9 @@ export function endpointIfname(connId: string): string {
   return `nsm${createHash('sha256').update(connId).digest('hex').slice(0, 10)}`;
 }
 
-export function createPairCommand(clientIf: string, client: Netns, endpointIf: string, endpoint: Netns): string {
-  return `link add ${clientIf} netns ${client.path} type veth peer name ${endpointIf} netns ${endpoint.path}`;
+/** Run in the endpoint's namespace: its end stays there, the peer goes straight into the client's. */
+export function createPairCommand(endpointIf: string, clientIf: string, client: Netns): string {
+  return `link add ${endpointIf} type veth peer name ${clientIf} netns ${client.path}`;
 }
 
 export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): string[] {
@@ -29,7 +30,11 @@ export function configureEndCommands(ifname: string, connId: string, mtu: number
   return [`link set dev ${ifname} alias ${aliasOf(connId, owner)} group ${NSM_LINK_GROUP}${mtuPart} up`, ...ipContextCommands(ifname, ip, side)];
 }
 
-/** Deleting one end removes the pair; the doomed group lets one batch delete many pairs at once. */
+/**
+ * Deleting one end removes the pair; the doomed group lets one batch delete many pairs at once.
+ * No `down` first: the bulk delete closes all its links together, where a `down` per link would
+ * close them one at a time.
+ */
 export function deleteEnd(ifname: string): { commands: string[]; finally: string[] } {
-  return { commands: [`link set dev ${ifname} down group ${DOOMED_LINK_GROUP}`], finally: [`link del group ${DOOMED_LINK_GROUP}`] };
+  return { commands: [`link set dev ${ifname} group ${DOOMED_LINK_GROUP}`], finally: [`link del group ${DOOMED_LINK_GROUP}`] };
 }

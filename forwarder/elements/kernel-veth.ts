@@ -4,7 +4,7 @@ import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
-import { NODE_NETNS, type KernelRunner } from '../dataplane/runner.ts';
+import { KernelError, type KernelRunner } from '../dataplane/runner.ts';
 import { configureEndCommands, createPairCommand, endpointIfname } from '../dataplane/veth.ts';
 import { clientMechanismKey } from './negotiate.ts';
 
@@ -20,7 +20,8 @@ export const vethKey = metaKey<VethState>('kernel-veth.state');
 /**
  * Same-node KERNEL↔KERNEL: one veth pair from the client's namespace straight into the endpoint's,
  * created after the endpoint answered (its namespace and the IP context come in the answer).
- * Ordering: create the pair (node namespace), then configure both ends (each in its namespace).
+ * Ordering: create the pair and configure the endpoint end (one batch in the endpoint's
+ * namespace), then configure the client end (in the client's): two kernel round trips.
  * A failure removes the pair and closes the endpoint's side. A refresh changes nothing in the
  * kernel; Close removes the pair.
  */
@@ -29,21 +30,27 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
     const client = await resolver.resolve(state.clientNetnsUrl);
     const endpoint = await resolver.resolve(state.endpointNetnsUrl);
     if (client.key === endpoint.key) throw new NsmError('INVALID_ARGUMENT', 'client and endpoint are in the same network namespace; a veth pair needs two');
+    const mtu = conn.context?.MTU ?? 0;
+    const ip = conn.context?.ipContext;
+    const create = createPairCommand(state.endpointIf, state.clientIf, client);
     try {
-      await runner.run(NODE_NETNS, [createPairCommand(state.clientIf, client, state.endpointIf, endpoint)]);
+      // One batch in the endpoint's namespace creates the pair and configures the endpoint end.
+      // Should the creation fail, the lines after it find no interface of that derived name (or a
+      // leftover of this very connection), so they touch nothing else.
+      await runner.run(endpoint, [create, ...configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint', adoption?.owner)]);
     } catch (err) {
+      // A line after the creation failed: the pair exists and goes again.
+      if (err instanceof KernelError && err.command !== create) {
+        await removeEnd(runner, client, state.clientIf);
+        throw err;
+      }
       if (err instanceof NsmError && err.code === 'ALREADY_EXISTS') {
         throw new NsmError('ALREADY_EXISTS', `interface ${state.clientIf} already exists in the client's network namespace (or ${state.endpointIf} in the endpoint's): choose another interface name in the NS URL`, { cause: err });
       }
       throw err;
     }
-    const mtu = conn.context?.MTU ?? 0;
-    const ip = conn.context?.ipContext;
     try {
-      await Promise.all([
-        runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client', adoption?.owner)),
-        runner.run(endpoint, configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint', adoption?.owner)),
-      ]);
+      await runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client', adoption?.owner));
     } catch (err) {
       await removeEnd(runner, client, state.clientIf);
       throw err;

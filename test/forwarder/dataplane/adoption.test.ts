@@ -27,7 +27,7 @@ t.test('a forwarder adopts only links it made, and expires only those', async (t
   t.equal(await node1.scan(), 1);
   t.equal(node1.claim('conn-b'), undefined, 'node2\'s connection is not node1\'s to claim');
   t.equal(await node1.expire(), 1);
-  t.same(runner.commandsIn('pod').filter((c) => c.startsWith('link set')), ['link set dev nsm-1 down group 7781'], 'only nsm-1 is deleted');
+  t.same(runner.commandsIn('pod').filter((c) => c.startsWith('link set')), ['link set dev nsm-1 group 7781'], 'only nsm-1 is deleted');
 });
 
 t.test('the owner is written into the alias of every end', async (t) => {

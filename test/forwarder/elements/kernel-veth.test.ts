@@ -38,18 +38,18 @@ function setup() {
   return { runner, netns, endpoint, server, ctx, req };
 }
 
-t.test('creates one veth pair straight between the namespaces, then configures both ends', async (t) => {
+t.test('creates one veth pair straight between the namespaces with the endpoint end configured, then configures the client end', async (t) => {
   const { runner, server, ctx, req } = setup();
   const conn = await server.request(ctx, req());
   t.equal(conn.mechanism?.parameters.name, 'nsm-1', 'the client hears about its own mechanism');
-  t.match(runner.commandsIn('node'), [/^link add nsm-1 netns \/proc\/100\/ns\/net type veth peer name nsm[0-9a-f]{10} netns \/proc\/200\/ns\/net$/]);
+  t.same(runner.commandsIn('node'), [], 'nothing in the node namespace');
   t.same(runner.commandsIn('ns100'), [
     'link set dev nsm-1 alias nsm:conn-1 group 7780 mtu 1400 up',
     'address add 10.0.0.2/32 dev nsm-1',
     'route replace 10.0.0.1/32 dev nsm-1 scope link',
   ]);
-  t.match(runner.commandsIn('ns200'), [/alias nsm:conn-1 group 7780 mtu 1400 up$/, /^address add 10\.0\.0\.1\/32 dev nsm/, /^route replace 10\.0\.0\.2\/32 dev nsm\w+ scope link$/]);
-  t.equal(runner.steps.length, 3, 'three batches: node, client, endpoint');
+  t.match(runner.commandsIn('ns200'), [/^link add nsm[0-9a-f]{10} type veth peer name nsm-1 netns \/proc\/100\/ns\/net$/, /alias nsm:conn-1 group 7780 mtu 1400 up$/, /^address add 10\.0\.0\.1\/32 dev nsm/, /^route replace 10\.0\.0\.2\/32 dev nsm\w+ scope link$/]);
+  t.same(runner.steps.map((s) => s.netns), ['ns200', 'ns100'], 'two batches: endpoint (create and configure), then client');
 });
 
 t.test('a refresh changes nothing in the kernel', async (t) => {
@@ -66,7 +66,7 @@ t.test('Close removes the pair through the doomed group and closes the endpoint 
   const conn = await server.request(ctx, req());
   runner.steps.length = 0;
   await server.close(ctx, conn);
-  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }]);
+  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }]);
   t.equal(endpoint.calls.closes, 1);
 });
 
@@ -75,7 +75,7 @@ t.test('a failure configuring the endpoint end rolls back the pair and the endpo
   runner.failOn = /^address add 10\.0\.0\.1/;
   const err = await server.request(ctx, req()).catch((e: unknown) => e);
   t.ok(err instanceof Error && /kernel refused "ip address add 10\.0\.0\.1/.test(err.message), String(err));
-  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 down group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
+  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
   t.equal(endpoint.calls.closes, 1, 'endpoint side closed');
 });
 

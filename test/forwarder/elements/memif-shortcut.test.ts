@@ -96,7 +96,7 @@ for (const c of combos) {
     } else {
       t.same(endpoint.seen.preferences, [['KERNEL']], 'the endpoint is asked for KERNEL');
       t.same(conn.mechanism, KERNEL_OFFER, 'the client hears its KERNEL offer back');
-      t.match(runner.commandsIn('node'), [/^link add nsm-1 /], 'the kernel path takes over');
+      t.match(runner.commandsIn('ns200'), [/^link add nsm[0-9a-f]{10} type veth peer name nsm-1 /], 'the kernel path takes over');
       t.notOk(existsSync(join(dir, 'memif/conn-1')));
     }
   });

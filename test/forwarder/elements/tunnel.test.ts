@@ -143,7 +143,7 @@ t.test('rollback: an endpoint-side kernel failure leaves nothing on either node'
   runnerB.times = 1;
   await t.rejects(sideA.request(ctx, req()), { code: 'INTERNAL', message: /Operation not permitted/ });
   t.same(runnerA.steps, [], 'nothing was created on the client node');
-  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} down group 7781$/, 'link del group 7781'], 'the endpoint-side device was removed');
+  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} group 7781$/, 'link del group 7781'], 'the endpoint-side device was removed');
   t.equal(endpoint.calls.closes, 1, 'the endpoint side was closed');
   t.equal(vnisA.size + vnisB.size, 0, 'no VNI held');
 });
@@ -153,8 +153,8 @@ t.test('close removes both ends and frees the VNIs', async (t) => {
   const conn = await sideA.request(ctx, req());
   t.equal(vnisA.size + vnisB.size, 2);
   await sideA.close(ctx, conn);
-  t.match(runnerA.commandsIn('ns100').slice(-2), ['link set dev nsm-1 down group 7781', 'link del group 7781']);
-  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} down group 7781$/, 'link del group 7781']);
+  t.match(runnerA.commandsIn('ns100').slice(-2), ['link set dev nsm-1 group 7781', 'link del group 7781']);
+  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} group 7781$/, 'link del group 7781']);
   t.equal(endpoint.calls.closes, 1);
   t.equal(vnisA.size + vnisB.size, 0);
 });
