@@ -34,6 +34,10 @@ await nullApp.listen({ host: '127.0.0.1', port: 0 });
 const nullPort = (nullApp.server.address() as { port: number }).port;
 
 process.send?.({ real: real.port, null: nullPort });
+// The bench asks for this process's CPU time around each run (both servers live here and run one at a time).
+process.on('message', (m) => {
+  if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+});
 process.on('disconnect', async () => {
   await Promise.all([real.drain(), nullApp.close()]);
   process.exit(0);
