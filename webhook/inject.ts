@@ -1,8 +1,8 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
-import { NATIVE_SIDECAR_ANNOTATION, STATUS_ANNOTATION } from './keys.ts';
+import { applyToCopy, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
+import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
@@ -25,6 +25,8 @@ export type Decision =
       ops: AddOperation[];
       /** `ops` as the JSON text sent to the API server. */
       patch: string;
+      /** `patch` in base64, as the AdmissionResponse carries it. */
+      patchBase64: string;
       /** The whole document with `ops` applied. */
       patched: JsonObject;
       source: 'pod' | 'namespace';
@@ -37,6 +39,8 @@ export interface InjectOptions {
   at?: readonly string[];
   /** Pods fall back to the namespace's annotation; workload templates in offline injection do as well. */
   fallbackToNamespace?: boolean;
+  /** Reuse decisions for pods of the same shape (see `fingerprint`); true unless a test compares. */
+  cache?: boolean;
 }
 
 const names = (list: unknown): string[] =>
@@ -85,8 +89,16 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   const native = nativeFor(pod, config);
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
 
+  const useCache = options.cache ?? true;
+  const key = useCache ? fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config) : '';
+  if (useCache) {
+    const hit = decisionCache(config).get(key);
+    if (hit) return hit(doc);
+  }
   try {
-    return build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
+    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
+    if (useCache && decision.kind === 'inject') remember(config, key, decision);
+    return decision;
   } catch (err) {
     const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
     return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${problem}); please report this with the pod manifest` };
@@ -127,5 +139,110 @@ function build(
     volumes: names(parts.volumes),
   };
   builder.setEntries([...at, 'metadata', 'annotations'], { [STATUS_ANNOTATION]: JSON.stringify(record) });
-  return { kind: 'inject', get ops() { return builder.ops; }, patch: builder.json, patched: builder.patched, source, native, record };
+  const patch = builder.json;
+  return {
+    kind: 'inject', get ops() { return builder.ops; }, patch, patchBase64: Buffer.from(patch).toString('base64'), patched: builder.patched, source, native, record,
+  };
+}
+
+/**
+ * What `build` reads from a pod, as a string: two pods with the same fingerprint get the same
+ * operations, so a decision made (and applied to a copy) for one is the decision for the other.
+ *
+ * The argument, following `build` and `PatchBuilder` step by step:
+ * - the injected parts depend on the configuration (one cache per configuration object), the services
+ *   value (the URLs are parsed from it), the PSA level, native mode, and the names picked by
+ *   `uniqueName`, which depend only on the container names (init, app, ephemeral) and volume names
+ *   already taken: all are in the fingerprint, the names verbatim;
+ * - every choice `PatchBuilder` makes is whether a value on an operation's path is an object or an
+ *   array (append with `/-` or add whole, and how deep to nest): the fingerprint records that for
+ *   spec, spec.initContainers, spec.containers and each of its items, each app container's
+ *   volumeMounts, spec.volumes, metadata, metadata.labels and metadata.annotations. Everything along
+ *   `at` is an object, since the pod was found there (the cache is not used otherwise);
+ * - the paths hold `at` and the app containers' indices (their number is in the fingerprint);
+ * - the volumeMounts added to an app container are those whose mountPath (the connections directory
+ *   or the socket directory) it does not mount yet: one flag per path and container;
+ * - the labels added are the configured ones the pod does not have: one flag per configured key;
+ * - the status annotation is made of the picked names.
+ * Nothing else of the pod is read, so nothing else can change the operations. Only decisions whose
+ * operations were built and applied to a copy without error are cached; pods with hostNetwork, an
+ * unknown namespace, a status annotation, an invalid services value or native-sidecar annotation never
+ * get this far, so a hit cannot skip a denial or a skip.
+ */
+function fingerprint(
+  pod: JsonObject, at: readonly string[], source: string, services: string, psa: string, native: boolean, config: InjectionConfig,
+): string {
+  const parts: unknown[] = [at, source, services, psa, native];
+  const meta = pod.metadata;
+  if (isObject(meta)) {
+    const labels = meta.labels;
+    parts.push(isObject(labels) ? Object.keys(config.labels).map((k) => Object.hasOwn(labels, k)) : 0, isObject(meta.annotations));
+  } else {
+    parts.push(-1);
+  }
+  const spec = pod.spec;
+  if (isObject(spec)) {
+    const containers = spec.containers;
+    let shape: unknown = 0;
+    if (Array.isArray(containers)) {
+      shape = containers.map((c) => {
+        if (!isObject(c)) return -1;
+        const mounts = c.volumeMounts;
+        if (!Array.isArray(mounts)) return 0;
+        let connections = false;
+        let socket = false;
+        for (const m of mounts) {
+          if (!isObject(m)) continue;
+          if (m.mountPath === config.connectionsDir) connections = true;
+          if (m.mountPath === SOCKET_DIR) socket = true;
+        }
+        return (connections ? 1 : 0) + (socket ? 2 : 0) + 4;
+      });
+    }
+    parts.push(
+      Array.isArray(spec.initContainers), shape, Array.isArray(spec.volumes),
+      names(spec.initContainers), names(containers), names(spec.ephemeralContainers), names(spec.volumes),
+    );
+  } else {
+    parts.push(-1);
+  }
+  return JSON.stringify(parts);
+}
+
+type CachedDecision = (doc: JsonObject) => Decision;
+
+const DECISION_CACHE_LIMIT = 512;
+const decisionCaches = new WeakMap<InjectionConfig, Map<string, CachedDecision>>();
+
+function decisionCache(config: InjectionConfig): Map<string, CachedDecision> {
+  let cache = decisionCaches.get(config);
+  if (!cache) {
+    cache = new Map();
+    decisionCaches.set(config, cache);
+  }
+  return cache;
+}
+
+/** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
+function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
+  const { patch, patchBase64, source, native } = d;
+  const record = structuredClone(d.record);
+  const cache = decisionCache(config);
+  const entry: CachedDecision = (doc) => {
+    cache.delete(key);
+    cache.set(key, entry);
+    let patched: JsonObject | undefined;
+    return {
+      kind: 'inject',
+      get ops() { return JSON.parse(patch) as AddOperation[]; },
+      patch,
+      patchBase64,
+      get patched() { return (patched ??= applyToCopy(doc, JSON.parse(patch) as AddOperation[])); },
+      source,
+      native,
+      record: structuredClone(record),
+    };
+  };
+  if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(key, entry);
 }
