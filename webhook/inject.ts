@@ -66,6 +66,18 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   const pod = isObject(found) ? found : {};
   const selection = selectServices(pod, ns, config.annotation, options.fallbackToNamespace ?? true);
   if (selection.kind === 'skip') return selection;
+  // A pod of a shape seen before: its services value parsed, its namespace was known, no hostNetwork,
+  // a valid native-sidecar choice, and its operations applied to a copy (see `fingerprint`).
+  const useCache = options.cache ?? true;
+  let key = '';
+  if (useCache && ns !== undefined && isObject(found) && !(isObject(pod.spec) && pod.spec.hostNetwork === true)) {
+    const native = nativeFor(pod, config);
+    if (typeof native === 'boolean') {
+      key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
+      const hit = decisionCache(config).get(key);
+      if (hit) return hit(doc);
+    }
+  }
   const where = selection.source === 'pod' ? 'the pod' : `namespace ${ns?.name ?? ''}`;
   let urls: NsUrl[];
   try {
@@ -89,15 +101,9 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   const native = nativeFor(pod, config);
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
 
-  const useCache = options.cache ?? true;
-  const key = useCache ? fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config) : '';
-  if (useCache) {
-    const hit = decisionCache(config).get(key);
-    if (hit) return hit(doc);
-  }
   try {
     const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
-    if (useCache && decision.kind === 'inject') remember(config, key, decision);
+    if (key !== '' && decision.kind === 'inject') remember(config, key, decision);
     return decision;
   } catch (err) {
     const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
@@ -165,9 +171,10 @@ function build(
  * - the labels added are the configured ones the pod does not have: one flag per configured key;
  * - the status annotation is made of the picked names.
  * Nothing else of the pod is read, so nothing else can change the operations. Only decisions whose
- * operations were built and applied to a copy without error are cached; pods with hostNetwork, an
- * unknown namespace, a status annotation, an invalid services value or native-sidecar annotation never
- * get this far, so a hit cannot skip a denial or a skip.
+ * operations were built and applied to a copy without error are cached, and the cache is looked up
+ * only after the skip rules, with a known namespace, without hostNetwork and with a valid native
+ * choice: since the services value is in the fingerprint, a hit means that value parsed before, so a
+ * hit cannot pass over a denial or a skip.
  */
 function fingerprint(
   pod: JsonObject, at: readonly string[], source: string, services: string, psa: string, native: boolean, config: InjectionConfig,
@@ -209,6 +216,14 @@ function fingerprint(
   return JSON.stringify(parts);
 }
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 type CachedDecision = (doc: JsonObject) => Decision;
 
 const DECISION_CACHE_LIMIT = 512;
@@ -226,7 +241,7 @@ function decisionCache(config: InjectionConfig): Map<string, CachedDecision> {
 /** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
   const { patch, patchBase64, source, native } = d;
-  const record = structuredClone(d.record);
+  const record = deepFreeze(structuredClone(d.record));
   const cache = decisionCache(config);
   const entry: CachedDecision = (doc) => {
     cache.delete(key);
@@ -240,7 +255,7 @@ function remember(config: InjectionConfig, key: string, d: Extract<Decision, { k
       get patched() { return (patched ??= applyToCopy(doc, JSON.parse(patch) as AddOperation[])); },
       source,
       native,
-      record: structuredClone(record),
+      record,
     };
   };
   if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
