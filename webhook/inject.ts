@@ -179,41 +179,51 @@ function build(
 function fingerprint(
   pod: JsonObject, at: readonly string[], source: string, services: string, psa: string, native: boolean, config: InjectionConfig,
 ): string {
-  const parts: unknown[] = [at, source, services, psa, native];
+  // Strings from the pod are JSON-quoted, so no value can pass for a separator.
+  let key = `${at.length === 0 ? '' : JSON.stringify(at)}|${source}|${JSON.stringify(services)}|${psa}|${native}`;
   const meta = pod.metadata;
   if (isObject(meta)) {
     const labels = meta.labels;
-    parts.push(isObject(labels) ? Object.keys(config.labels).map((k) => Object.hasOwn(labels, k)) : 0, isObject(meta.annotations));
+    key += isObject(labels) ? '|L' : '|-';
+    if (isObject(labels)) for (const k in config.labels) key += Object.hasOwn(labels, k) ? '1' : '0';
+    key += isObject(meta.annotations) ? '|A' : '|-';
   } else {
-    parts.push(-1);
+    key += '|no-metadata';
   }
   const spec = pod.spec;
-  if (isObject(spec)) {
-    const containers = spec.containers;
-    let shape: unknown = 0;
-    if (Array.isArray(containers)) {
-      shape = containers.map((c) => {
-        if (!isObject(c)) return -1;
-        const mounts = c.volumeMounts;
-        if (!Array.isArray(mounts)) return 0;
-        let connections = false;
-        let socket = false;
-        for (const m of mounts) {
-          if (!isObject(m)) continue;
-          if (m.mountPath === config.connectionsDir) connections = true;
-          if (m.mountPath === SOCKET_DIR) socket = true;
-        }
-        return (connections ? 1 : 0) + (socket ? 2 : 0) + 4;
-      });
+  if (!isObject(spec)) return `${key}|no-spec`;
+  const containers = spec.containers;
+  key += Array.isArray(spec.initContainers) ? '|I' : '|-';
+  key += Array.isArray(spec.volumes) ? '|V' : '|-';
+  if (Array.isArray(containers)) {
+    key += '|C';
+    for (const c of containers) {
+      if (!isObject(c)) {
+        key += 'x';
+        continue;
+      }
+      const mounts = c.volumeMounts;
+      if (!Array.isArray(mounts)) {
+        key += 'n';
+        continue;
+      }
+      let flags = 0;
+      for (const m of mounts) {
+        if (!isObject(m)) continue;
+        if (m.mountPath === config.connectionsDir) flags |= 1;
+        if (m.mountPath === SOCKET_DIR) flags |= 2;
+      }
+      key += flags;
     }
-    parts.push(
-      Array.isArray(spec.initContainers), shape, Array.isArray(spec.volumes),
-      names(spec.initContainers), names(containers), names(spec.ephemeralContainers), names(spec.volumes),
-    );
   } else {
-    parts.push(-1);
+    key += '|-';
   }
-  return JSON.stringify(parts);
+  // Names taken: every container and volume name, verbatim.
+  for (const list of [spec.initContainers, containers, spec.ephemeralContainers, spec.volumes]) {
+    key += '|';
+    if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += JSON.stringify(item.name);
+  }
+  return key;
 }
 
 function deepFreeze<T>(value: T): T {
