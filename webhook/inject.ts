@@ -74,8 +74,8 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
     const native = nativeFor(pod, config);
     if (typeof native === 'boolean') {
       key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
-      const hit = decisionCache(config).get(key);
-      if (hit) return hit(doc);
+      const hit = reuse(config, key, doc);
+      if (hit) return hit;
     }
   }
   const where = selection.source === 'pod' ? 'the pod' : `namespace ${ns?.name ?? ''}`;
@@ -234,12 +234,47 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-type CachedDecision = (doc: JsonObject) => Decision;
+interface CachedInjection {
+  patch: string;
+  patchBase64: string;
+  source: 'pod' | 'namespace';
+  native: boolean;
+  record: InjectionRecord;
+}
+
+/** A cached decision for one pod; `ops` and the patched copy are made only if asked for. */
+class ReusedInjection {
+  readonly kind = 'inject';
+  readonly patch: string;
+  readonly patchBase64: string;
+  readonly source: 'pod' | 'namespace';
+  readonly native: boolean;
+  readonly record: InjectionRecord;
+  readonly #doc: JsonObject;
+  #patched: JsonObject | undefined;
+
+  constructor(entry: CachedInjection, doc: JsonObject) {
+    this.patch = entry.patch;
+    this.patchBase64 = entry.patchBase64;
+    this.source = entry.source;
+    this.native = entry.native;
+    this.record = entry.record;
+    this.#doc = doc;
+  }
+
+  get ops(): AddOperation[] {
+    return JSON.parse(this.patch) as AddOperation[];
+  }
+
+  get patched(): JsonObject {
+    return (this.#patched ??= applyToCopy(this.#doc, this.ops));
+  }
+}
 
 const DECISION_CACHE_LIMIT = 512;
-const decisionCaches = new WeakMap<InjectionConfig, Map<string, CachedDecision>>();
+const decisionCaches = new WeakMap<InjectionConfig, Map<string, CachedInjection>>();
 
-function decisionCache(config: InjectionConfig): Map<string, CachedDecision> {
+function decisionCache(config: InjectionConfig): Map<string, CachedInjection> {
   let cache = decisionCaches.get(config);
   if (!cache) {
     cache = new Map();
@@ -248,26 +283,19 @@ function decisionCache(config: InjectionConfig): Map<string, CachedDecision> {
   return cache;
 }
 
+/** The cached decision for `key`, made the most recently used. */
+function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
+  const cache = decisionCache(config);
+  const entry = cache.get(key);
+  if (entry === undefined) return undefined;
+  cache.delete(key);
+  cache.set(key, entry);
+  return new ReusedInjection(entry, doc);
+}
+
 /** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
-  const { patch, patchBase64, source, native } = d;
-  const record = deepFreeze(structuredClone(d.record));
   const cache = decisionCache(config);
-  const entry: CachedDecision = (doc) => {
-    cache.delete(key);
-    cache.set(key, entry);
-    let patched: JsonObject | undefined;
-    return {
-      kind: 'inject',
-      get ops() { return JSON.parse(patch) as AddOperation[]; },
-      patch,
-      patchBase64,
-      get patched() { return (patched ??= applyToCopy(doc, JSON.parse(patch) as AddOperation[])); },
-      source,
-      native,
-      record,
-    };
-  };
   if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, entry);
+  cache.set(key, { patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }
