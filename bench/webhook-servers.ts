@@ -33,8 +33,28 @@ nullApp.post<{ Body: { request: { uid: string } } }>('/mutate', async (req) => (
 await nullApp.listen({ host: '127.0.0.1', port: 0 });
 const nullPort = (nullApp.server.address() as { port: number }).port;
 
-process.send?.({ real: real.port, null: nullPort });
+// A reference, not the target's baseline: the null webhook answering with a fixed patch (the bench
+// hands it the real webhook's patch), so it pays for carrying the patch but does no injection.
+let fixedPatch = '';
+const sizedApp = Fastify({ https: { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, keepAliveTimeout: 90_000 });
+sizedApp.post<{ Body: { request: { uid: string } } }>('/mutate', async (req) => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  response: { uid: req.body.request.uid, allowed: true, patchType: 'JSONPatch', patch: fixedPatch },
+}));
+await sizedApp.listen({ host: '127.0.0.1', port: 0 });
+const sizedPort = (sizedApp.server.address() as { port: number }).port;
+
+process.send?.({ real: real.port, null: nullPort, sized: sizedPort });
+// The bench asks for this process's CPU time around each run (both servers live here and run one at a time).
+process.on('message', (m) => {
+  if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  else if (typeof m === 'object' && m !== null && typeof (m as { patch?: unknown }).patch === 'string') {
+    fixedPatch = (m as { patch: string }).patch;
+    process.send?.({ patchSet: true });
+  }
+});
 process.on('disconnect', async () => {
-  await Promise.all([real.drain(), nullApp.close()]);
+  await Promise.all([real.drain(), nullApp.close(), sizedApp.close()]);
   process.exit(0);
 });

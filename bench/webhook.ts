@@ -59,10 +59,42 @@ function review(): string {
   });
 }
 
-async function throughput(port: number, body: string) {
+type Servers = ReturnType<typeof fork>;
+
+/** CPU time (user + system, microseconds) the servers' process has used so far. */
+function serverCpu(servers: Servers): Promise<number> {
+  return new Promise((resolve) => {
+    const on = (m: unknown) => {
+      const cpu = (m as { cpu?: NodeJS.CpuUsage }).cpu;
+      if (!cpu) return;
+      servers.off('message', on);
+      resolve(cpu.user + cpu.system);
+    };
+    servers.on('message', on);
+    servers.send('cpu');
+  });
+}
+
+async function throughput(servers: Servers, port: number, body: string) {
+  const cpu0 = await serverCpu(servers);
   const r = await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_S });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`port ${port}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  const cpuUs = (await serverCpu(servers)) - cpu0;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerReq: cpuUs / r.requests.total };
+}
+
+/** One review, its reply's body. */
+function postOnce(port: number, ca: Buffer, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Open-loop load at a fixed rate; latencies measured with sub-millisecond precision. */
@@ -99,20 +131,32 @@ try {
   const ca = makeCa(dir, 'ca');
   const leaf = makeLeaf(dir, 'webhook', ca);
   const servers = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key], { stdio: 'inherit', execArgv: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) });
-  const ports = await new Promise<{ real: number; null: number }>((resolve, reject) => {
-    servers.once('message', (m) => resolve(m as { real: number; null: number }));
+  const ports = await new Promise<{ real: number; null: number; sized: number }>((resolve, reject) => {
+    servers.once('message', (m) => resolve(m as { real: number; null: number; sized: number }));
     servers.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
   });
   const body = review();
   const caPem = readFileSync(ca.cert);
+  const patch = (JSON.parse(await postOnce(ports.real, caPem, body)) as { response: { patch?: string } }).response.patch ?? '';
+  await new Promise<void>((resolve) => {
+    servers.once('message', () => resolve());
+    servers.send({ patch });
+  });
   console.log(`pod review ${body.length} bytes; ${CONNECTIONS} connections, ${DURATION_S}s per run, loopback HTTPS`);
-  await throughput(ports.null, body);
-  await throughput(ports.real, body);
-  const nul = await throughput(ports.null, body);
-  const real = await throughput(ports.real, body);
-  console.log(`null webhook   ${nul.rps.toFixed(0).padStart(7)} req/s  p50 ${nul.p50} ms  p99 ${nul.p99} ms`);
-  console.log(`nsm webhook    ${real.rps.toFixed(0).padStart(7)} req/s  p50 ${real.p50} ms  p99 ${real.p99} ms`);
-  console.log(`throughput ratio ${(real.rps / nul.rps).toFixed(2)}x (target >= 0.8x)`);
+  await throughput(servers, ports.null, body);
+  await throughput(servers, ports.real, body);
+  const nul = await throughput(servers, ports.null, body);
+  const real = await throughput(servers, ports.real, body);
+  const line = (name: string, r: typeof nul) =>
+    `${name} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${r.cpuPerReq.toFixed(1)} µs/req`;
+  console.log(line('null webhook  ', nul));
+  console.log(line('nsm webhook   ', real));
+  console.log(`throughput ratio ${(real.rps / nul.rps).toFixed(2)}x (target >= 0.8x); server CPU per request ${(real.cpuPerReq / nul.cpuPerReq).toFixed(2)}x the null's`);
+  // Reference: what carrying the patch alone costs (same fixed patch, no injection work).
+  await throughput(servers, ports.sized, body);
+  const sized = await throughput(servers, ports.sized, body);
+  console.log(line(`null + ${(patch.length / 1024).toFixed(1)} KB patch`, sized));
+  console.log(`nsm vs null answering the same patch: throughput ${(real.rps / sized.rps).toFixed(2)}x, server CPU per request ${(real.cpuPerReq / sized.cpuPerReq).toFixed(2)}x`);
   const fixed = await fixedRate(ports.real, caPem, body);
   const fixedNull = await fixedRate(ports.null, caPem, body);
   console.log(`at ${RATE} req/s: nsm p50 ${fixed.p50.toFixed(2)} ms p99 ${fixed.p99.toFixed(2)} ms (target < 5 ms); null p50 ${fixedNull.p50.toFixed(2)} ms p99 ${fixedNull.p99.toFixed(2)} ms; ${fixed.count} requests each`);

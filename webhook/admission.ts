@@ -68,7 +68,7 @@ export function reviewAdmission(request: AdmissionRequest, namespaceOf: Namespac
       };
     case 'inject':
       return {
-        response: { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(decision.patch).toString('base64') },
+        response: { uid, allowed: true, patchType: 'JSONPatch', patch: decision.patchBase64 },
         outcome: { decision: 'injected', source: decision.source, native: decision.native },
         pod,
       };

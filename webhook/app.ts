@@ -1,7 +1,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../sdk/log.ts';
-import { admissionReview, reviewAdmission, type AdmissionRequest, type NamespaceLookup, type Reviewed } from './admission.ts';
+import { admissionReview, reviewAdmission, type AdmissionRequest, type AdmissionResponse, type NamespaceLookup, type Reviewed } from './admission.ts';
 import { injectPod } from './inject.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import type { WebhookMetrics } from './metrics.ts';
@@ -32,6 +32,33 @@ const reviewSchema = {
 interface ReviewBody {
   apiVersion: string;
   request: AdmissionRequest;
+}
+
+/** `,"allowed":true,"patchType":"JSONPatch","patch":"..."}}` as bytes, per patch; the patches come from the decision cache, so few. */
+const patchTails = new Map<string, Buffer>();
+const PATCH_TAILS_LIMIT = 512;
+
+function patchTail(patchBase64: string): Buffer {
+  let tail = patchTails.get(patchBase64);
+  if (tail === undefined) {
+    tail = Buffer.from(`,"allowed":true,"patchType":"JSONPatch","patch":${JSON.stringify(patchBase64)}}}`);
+    if (patchTails.size >= PATCH_TAILS_LIMIT) patchTails.delete(patchTails.keys().next().value as string);
+    patchTails.set(patchBase64, tail);
+  }
+  return tail;
+}
+
+/**
+ * The AdmissionReview reply as JSON bytes. An injection's reply is mostly the base64 patch, the same
+ * for pods of one shape: it is kept as bytes and only the head (apiVersion, uid) is serialised.
+ */
+function replyBody(apiVersion: string, response: AdmissionResponse): string | Buffer {
+  const { uid, allowed, patchType, patch, ...rest } = response;
+  if (allowed && patchType === 'JSONPatch' && patch !== undefined && Object.keys(rest).length === 0) {
+    const head = `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}`;
+    return Buffer.concat([Buffer.from(head), patchTail(patch)]);
+  }
+  return JSON.stringify({ ...admissionReview(response), apiVersion });
 }
 
 function logDecision(logger: FastifyBaseLogger, r: Reviewed, uid: string, durationMs: number): void {
@@ -81,7 +108,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const ms = performance.now() - started;
     count(opts.metrics, reviewed, ms / 1000);
     logDecision(req.log, reviewed, req.body.request.uid, Math.round(ms * 1000) / 1000);
-    return reply.send({ ...admissionReview(reviewed.response), apiVersion: req.body.apiVersion });
+    return reply.type('application/json; charset=utf-8').send(replyBody(req.body.apiVersion, reviewed.response));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

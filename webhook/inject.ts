@@ -1,8 +1,8 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
-import { NATIVE_SIDECAR_ANNOTATION, STATUS_ANNOTATION } from './keys.ts';
+import { applyToCopy, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
+import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
@@ -25,6 +25,8 @@ export type Decision =
       ops: AddOperation[];
       /** `ops` as the JSON text sent to the API server. */
       patch: string;
+      /** `patch` in base64, as the AdmissionResponse carries it. */
+      patchBase64: string;
       /** The whole document with `ops` applied. */
       patched: JsonObject;
       source: 'pod' | 'namespace';
@@ -37,6 +39,8 @@ export interface InjectOptions {
   at?: readonly string[];
   /** Pods fall back to the namespace's annotation; workload templates in offline injection do as well. */
   fallbackToNamespace?: boolean;
+  /** Reuse decisions for pods of the same shape (see `fingerprint`); true unless a test compares. */
+  cache?: boolean;
 }
 
 const names = (list: unknown): string[] =>
@@ -62,6 +66,18 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   const pod = isObject(found) ? found : {};
   const selection = selectServices(pod, ns, config.annotation, options.fallbackToNamespace ?? true);
   if (selection.kind === 'skip') return selection;
+  // A pod of a shape seen before: its services value parsed, its namespace was known, no hostNetwork,
+  // a valid native-sidecar choice, and its operations applied to a copy (see `fingerprint`).
+  const useCache = options.cache ?? true;
+  let key = '';
+  if (useCache && ns !== undefined && isObject(found) && !(isObject(pod.spec) && pod.spec.hostNetwork === true)) {
+    const native = nativeFor(pod, config);
+    if (typeof native === 'boolean') {
+      key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
+      const hit = reuse(config, key, doc);
+      if (hit) return hit;
+    }
+  }
   const where = selection.source === 'pod' ? 'the pod' : `namespace ${ns?.name ?? ''}`;
   let urls: NsUrl[];
   try {
@@ -86,7 +102,9 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
 
   try {
-    return build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
+    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
+    if (key !== '' && decision.kind === 'inject') remember(config, key, decision);
+    return decision;
   } catch (err) {
     const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
     return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${problem}); please report this with the pod manifest` };
@@ -127,5 +145,157 @@ function build(
     volumes: names(parts.volumes),
   };
   builder.setEntries([...at, 'metadata', 'annotations'], { [STATUS_ANNOTATION]: JSON.stringify(record) });
-  return { kind: 'inject', get ops() { return builder.ops; }, patch: builder.json, patched: builder.patched, source, native, record };
+  const patch = builder.json;
+  return {
+    kind: 'inject', get ops() { return builder.ops; }, patch, patchBase64: Buffer.from(patch).toString('base64'), patched: builder.patched, source, native, record,
+  };
+}
+
+/**
+ * What `build` reads from a pod, as a string: two pods with the same fingerprint get the same
+ * operations, so a decision made (and applied to a copy) for one is the decision for the other.
+ *
+ * The argument, following `build` and `PatchBuilder` step by step:
+ * - the injected parts depend on the configuration (one cache per configuration object), the services
+ *   value (the URLs are parsed from it), the PSA level, native mode, and the names picked by
+ *   `uniqueName`, which depend only on the container names (init, app, ephemeral) and volume names
+ *   already taken: all are in the fingerprint, the names verbatim;
+ * - every choice `PatchBuilder` makes is whether a value on an operation's path is an object or an
+ *   array (append with `/-` or add whole, and how deep to nest): the fingerprint records that for
+ *   spec, spec.initContainers, spec.containers and each of its items, each app container's
+ *   volumeMounts, spec.volumes, metadata, metadata.labels and metadata.annotations. Everything along
+ *   `at` is an object, since the pod was found there (the cache is not used otherwise);
+ * - the paths hold `at` and the app containers' indices (their number is in the fingerprint);
+ * - the volumeMounts added to an app container are those whose mountPath (the connections directory
+ *   or the socket directory) it does not mount yet: one flag per path and container;
+ * - the labels added are the configured ones the pod does not have: one flag per configured key;
+ * - the status annotation is made of the picked names.
+ * Nothing else of the pod is read, so nothing else can change the operations. Only decisions whose
+ * operations were built and applied to a copy without error are cached, and the cache is looked up
+ * only after the skip rules, with a known namespace, without hostNetwork and with a valid native
+ * choice: since the services value is in the fingerprint, a hit means that value parsed before, so a
+ * hit cannot pass over a denial or a skip.
+ */
+function fingerprint(
+  pod: JsonObject, at: readonly string[], source: string, services: string, psa: string, native: boolean, config: InjectionConfig,
+): string {
+  // Strings from the pod are JSON-quoted, so no value can pass for a separator.
+  let key = `${at.length === 0 ? '' : JSON.stringify(at)}|${source}|${JSON.stringify(services)}|${psa}|${native}`;
+  const meta = pod.metadata;
+  if (isObject(meta)) {
+    const labels = meta.labels;
+    key += isObject(labels) ? '|L' : '|-';
+    if (isObject(labels)) for (const k in config.labels) key += Object.hasOwn(labels, k) ? '1' : '0';
+    key += isObject(meta.annotations) ? '|A' : '|-';
+  } else {
+    key += '|no-metadata';
+  }
+  const spec = pod.spec;
+  if (!isObject(spec)) return `${key}|no-spec`;
+  const containers = spec.containers;
+  key += Array.isArray(spec.initContainers) ? '|I' : '|-';
+  key += Array.isArray(spec.volumes) ? '|V' : '|-';
+  if (Array.isArray(containers)) {
+    key += '|C';
+    for (const c of containers) {
+      if (!isObject(c)) {
+        key += 'x';
+        continue;
+      }
+      const mounts = c.volumeMounts;
+      if (!Array.isArray(mounts)) {
+        key += 'n';
+        continue;
+      }
+      let flags = 0;
+      for (const m of mounts) {
+        if (!isObject(m)) continue;
+        if (m.mountPath === config.connectionsDir) flags |= 1;
+        if (m.mountPath === SOCKET_DIR) flags |= 2;
+      }
+      key += flags;
+    }
+  } else {
+    key += '|-';
+  }
+  // Names taken: every container and volume name, verbatim.
+  for (const list of [spec.initContainers, containers, spec.ephemeralContainers, spec.volumes]) {
+    key += '|';
+    if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += JSON.stringify(item.name);
+  }
+  return key;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+interface CachedInjection {
+  patch: string;
+  patchBase64: string;
+  source: 'pod' | 'namespace';
+  native: boolean;
+  record: InjectionRecord;
+}
+
+/** A cached decision for one pod; `ops` and the patched copy are made only if asked for. */
+class ReusedInjection {
+  readonly kind = 'inject';
+  readonly patch: string;
+  readonly patchBase64: string;
+  readonly source: 'pod' | 'namespace';
+  readonly native: boolean;
+  readonly record: InjectionRecord;
+  readonly #doc: JsonObject;
+  #patched: JsonObject | undefined;
+
+  constructor(entry: CachedInjection, doc: JsonObject) {
+    this.patch = entry.patch;
+    this.patchBase64 = entry.patchBase64;
+    this.source = entry.source;
+    this.native = entry.native;
+    this.record = entry.record;
+    this.#doc = doc;
+  }
+
+  get ops(): AddOperation[] {
+    return JSON.parse(this.patch) as AddOperation[];
+  }
+
+  get patched(): JsonObject {
+    return (this.#patched ??= applyToCopy(this.#doc, this.ops));
+  }
+}
+
+const DECISION_CACHE_LIMIT = 512;
+const decisionCaches = new WeakMap<InjectionConfig, Map<string, CachedInjection>>();
+
+function decisionCache(config: InjectionConfig): Map<string, CachedInjection> {
+  let cache = decisionCaches.get(config);
+  if (!cache) {
+    cache = new Map();
+    decisionCaches.set(config, cache);
+  }
+  return cache;
+}
+
+/** The cached decision for `key`, made the most recently used. */
+function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
+  const cache = decisionCache(config);
+  const entry = cache.get(key);
+  if (entry === undefined) return undefined;
+  cache.delete(key);
+  cache.set(key, entry);
+  return new ReusedInjection(entry, doc);
+}
+
+/** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
+function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
+  const cache = decisionCache(config);
+  if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(key, { patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }

@@ -29,6 +29,11 @@ export function valueAt(doc: unknown, segments: ReadonlyArray<string | number>):
   return at;
 }
 
+/** The document with `ops` applied, leaving the original alone. */
+export function applyToCopy(doc: JsonObject, ops: AddOperation[]): JsonObject {
+  return jsonpatch.applyPatch(structuredClone(doc), ops, true, true).newDocument;
+}
+
 /**
  * Builds append-only `add` operations and applies each one, as it is made, to a copy of the document:
  * later operations see what earlier ones created, and an operation that would not apply throws here

@@ -95,3 +95,27 @@ t.test('200 concurrent requests each keep their own services', async (t) => {
   });
   t.pass('every response carries its own request\'s services');
 });
+
+t.test('an injection reply (pre-serialised, and again from the cache) is the AdmissionReview JSON', async (t) => {
+  const { app } = testApp(testConfig(), () => demo);
+  t.teardown(() => app.close());
+  const uids = ['u"1\\', 'u-2\u2028'];
+  const replies: any[] = [];
+  for (const uid of uids) {
+    const res = await app.inject({ method: 'POST', url: '/mutate', payload: { ...reviewOf(uid, 'kernel://a/nsm-1'), apiVersion: 'admission.k8s.io/v1beta1' } });
+    t.equal(res.statusCode, 200);
+    t.match(res.headers['content-type'], /^application\/json/);
+    replies.push(res.json());
+  }
+  uids.forEach((uid, i) => {
+    const r = replies[i];
+    t.same(Object.keys(r), ['apiVersion', 'kind', 'response']);
+    t.equal(r.apiVersion, 'admission.k8s.io/v1beta1', 'the request\'s apiVersion is echoed');
+    t.equal(r.kind, 'AdmissionReview');
+    t.same(Object.keys(r.response), ['uid', 'allowed', 'patchType', 'patch']);
+    t.equal(r.response.uid, uid);
+    t.equal(r.response.allowed, true);
+    t.equal(r.response.patchType, 'JSONPatch');
+  });
+  t.equal(replies[0].response.patch, replies[1].response.patch, 'the same pod shape gets the same patch');
+});

@@ -83,6 +83,59 @@ t.test('random pods: append-only, applies, keeps user data, valid, idempotent', 
   t.pass('300 random pods');
 });
 
+t.test('cached decisions: a pod of a shape seen before gets exactly the operations built for it afresh', async (t) => {
+  // One configuration per mode for the whole run, so decisions are cached and reused across pods.
+  const configs = [false, true].map((native) => testConfig({ NSM_LABELS: 'a/b=1,x~y=2' }, native));
+  const key = 'networkservicemesh.io';
+  const meta = (p: any) => (typeof p.metadata === 'object' ? p.metadata : undefined);
+  // Changes that leave the fingerprint alone, and changes that must change the operations.
+  const perturbations: Array<(pod: any, picked: { init: string; sidecar: string; volume: string }) => void> = [
+    (p) => { p.spec.containers[0].image = 'other:2'; },
+    (p) => { p.spec.containers[0].futureField = { deep: [1, 2] }; },
+    (p) => { if (meta(p)?.annotations) p.metadata.annotations['unrelated/x'] = 'y'; },
+    (p) => { if (meta(p)) p.metadata.labels = { ...(p.metadata.labels ?? {}), 'a/b': 'mine' }; },
+    (p) => { if (meta(p)) delete p.metadata.labels; },
+    (p) => { if (meta(p)) delete p.metadata.annotations; },
+    (p) => { delete p.metadata; },
+    (p) => { p.metadata = 'not an object'; },
+    (p) => { (p.spec.containers[0].volumeMounts ??= []).push({ name: 'm', mountPath: '/var/run/nsm/connections' }); },
+    (p) => { (p.spec.containers.at(-1).volumeMounts ??= []).push({ name: 'm', mountPath: '/var/lib/networkservicemesh' }); },
+    (p) => { p.spec.containers.push({ name: 'extra-app', image: 'x' }); },
+    (p, n) => { p.spec.containers[0].name = n.init; },
+    (p, n) => { p.spec.ephemeralContainers = [{ name: n.sidecar, image: 'x' }]; },
+    (p, n) => { (p.spec.volumes ??= []).push({ name: n.volume, emptyDir: {} }); },
+    (p) => { delete p.spec.volumes; },
+    (p) => { delete p.spec.initContainers; },
+    (p) => { p.spec.initContainers = []; },
+  ];
+  fc.assert(
+    fc.property(fc.boolean(), podArb(key), fc.array(fc.nat(perturbations.length - 1), { maxLength: 4 }), (native, pod, steps) => {
+      const config = configs[Number(native)];
+      // Pods without their own annotation inherit the namespace's.
+      const ns = { name: 'demo', labels: {}, annotations: { [key]: 'kernel://inherited/nsm-9' } };
+      const first = injectPod(pod, ns, config);
+      if (first.kind !== 'inject') throw new Error('expected injection');
+      const picked = { init: first.record.initContainers[0], sidecar: first.record.containers[0] ?? first.record.initContainers[1], volume: first.record.volumes[0] };
+      const variant: any = structuredClone(pod);
+      for (const s of steps) perturbations[s](variant, picked);
+      for (const p of [pod, variant, pod, variant]) {
+        const input = JSON.parse(JSON.stringify(p));
+        const fresh = injectPod(input, ns, config, { cache: false });
+        const cached = injectPod(input, ns, config);
+        if (fresh.kind !== 'inject' || cached.kind !== 'inject') throw new Error('expected injection');
+        if (cached.patch !== fresh.patch) throw new Error(`cached patch differs for ${JSON.stringify(input)}`);
+        if (!isDeepStrictEqual(cached.record, fresh.record)) throw new Error('cached record differs');
+        if (Buffer.from(cached.patchBase64, 'base64').toString() !== cached.patch) throw new Error('base64 differs');
+        const applied = applyOps(input, cached.ops);
+        if (!isDeepStrictEqual(JSON.parse(JSON.stringify(applied)), JSON.parse(JSON.stringify(cached.patched)))) throw new Error('cached patched copy differs');
+        if (!isDeepStrictEqual(JSON.parse(JSON.stringify(applied)), JSON.parse(JSON.stringify(fresh.patched)))) throw new Error('cached and fresh patched pods differ');
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 pods with variants');
+});
+
 t.test('pointer escaping: ~ before /', async (t) => {
   t.equal(escapePointerSegment('a~b/c'), 'a~0b~1c');
   t.equal(escapePointerSegment('~1'), '~01');
