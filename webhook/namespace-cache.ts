@@ -1,4 +1,5 @@
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { keptListWatch } from '../sdk/k8s/kept-list-watch.ts';
 import type { Logger } from '../sdk/log.ts';
 import type { NamespaceLookup } from './admission.ts';
 import { namespaceInfo } from './namespace-info.ts';
@@ -25,40 +26,28 @@ export interface NamespaceCacheOptions {
 export function startNamespaceCache(kc: KubeConfig, logger: Logger, opts: NamespaceCacheOptions = {}): NamespaceCache {
   const api = kc.makeApiClient(CoreV1Api);
   let synced = false;
-  let stopped = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  const baseDelay = opts.retryDelayMs ?? 1000;
-  let delay = baseDelay;
-  const list = async () => {
-    const result = await api.listNamespace();
-    if (!synced) logger.info({ namespaces: result.items.length }, 'namespace cache synced');
-    synced = true;
-    delay = baseDelay;
-    return result;
-  };
-  const informer = new ListWatch<V1Namespace>('/api/v1/namespaces', new Watch(kc), list, false, undefined, undefined, {
-    delayFn: opts.reconnectDelay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())),
+  const kept = keptListWatch<V1Namespace>({
+    kubeConfig: kc,
+    path: '/api/v1/namespaces',
+    resource: 'namespaces',
+    log: logger,
+    retryDelayMs: opts.retryDelayMs,
+    maxRetryDelayMs: opts.maxRetryDelayMs,
+    reconnectDelay: opts.reconnectDelay,
+    list: async () => {
+      const result = await api.listNamespace();
+      if (!synced) logger.info({ namespaces: result.items.length }, 'namespace cache synced');
+      synced = true;
+      return result;
+    },
   });
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    logger.warn({ err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'namespace list/watch failed; retrying');
-    retryTimer = setTimeout(() => {
-      if (!stopped) void informer.start();
-    }, delay);
-    retryTimer.unref();
-    delay = Math.min(delay * 2, opts.maxRetryDelayMs ?? 30_000);
-  });
-  void informer.start();
+  void kept.start();
   return {
     lookup: (name) => {
-      const ns = informer.get(name);
+      const ns = kept.informer.get(name);
       return ns === undefined ? undefined : namespaceInfo(ns);
     },
     synced: () => synced,
-    stop: async () => {
-      stopped = true;
-      clearTimeout(retryTimer);
-      await informer.stop();
-    },
+    stop: () => kept.stop(),
   };
 }

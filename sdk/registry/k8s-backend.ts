@@ -1,4 +1,5 @@
-import { ApiException, CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ListWatch } from '@kubernetes/client-node';
+import { keptListWatch, type KeptListWatch } from '../k8s/kept-list-watch.ts';
 import type { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto/api.ts';
 import { NsmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -52,69 +53,44 @@ class CrdStore<T extends { name: string }> implements ObjectStore<T> {
   readonly #api: CustomObjectsApi;
   readonly #kind: Kind<T>;
   readonly #namespace: string;
-  readonly #log: Logger;
+  readonly #kept: KeptListWatch<CrdObject>;
   readonly #informer: ListWatch<CrdObject>;
   readonly #decoded = new WeakMap<CrdObject, T>();
   readonly #listeners = new Set<(c: Change<T>) => void>();
-  #closed = false;
-  #opening: ((err: unknown) => void) | undefined;
-  #restartMs = RESTART_MIN_MS;
-  #restartTimer: NodeJS.Timeout | undefined;
 
   constructor(kc: KubeConfig, kind: Kind<T>, namespace: string, log: Logger) {
     this.#api = kc.makeApiClient(CustomObjectsApi);
     this.#kind = kind;
     this.#namespace = namespace;
-    this.#log = log;
-    const path = `/apis/${NSM_GROUP}/${NSM_VERSION}/${kind.plural}`;
-    const list = async () => (await this.#api.listClusterCustomObject({ group: NSM_GROUP, version: NSM_VERSION, plural: kind.plural })) as { items: CrdObject[]; metadata?: { resourceVersion?: string } };
-    this.#informer = new ListWatch<CrdObject>(path, new Watch(kc), list as never, false);
+    this.#kept = keptListWatch<CrdObject>({
+      kubeConfig: kc,
+      path: `/apis/${NSM_GROUP}/${NSM_VERSION}/${kind.plural}`,
+      resource: kind.plural,
+      log,
+      retryDelayMs: RESTART_MIN_MS,
+      maxRetryDelayMs: RESTART_MAX_MS,
+      list: async () => (await this.#api.listClusterCustomObject({ group: NSM_GROUP, version: NSM_VERSION, plural: kind.plural })) as KubernetesListObject<CrdObject>,
+    });
+    this.#informer = this.#kept.informer;
     this.#informer.on('add', (o) => this.#emitPut(o));
     this.#informer.on('update', (o) => this.#emitPut(o));
     this.#informer.on('delete', (o) => {
       const name = this.#decode(o).name;
       if (!this.get(name)) this.#emit({ kind: 'delete', name });
     });
-    this.#informer.on('error', (err) => this.#scheduleRestart(err));
-    this.#informer.on('connect', () => {
-      this.#restartMs = RESTART_MIN_MS;
-    });
   }
 
   /** Resolves after the first list; a first list that fails rejects instead of retrying. */
   async open(): Promise<void> {
-    let firstError: unknown;
-    this.#opening = (err) => {
-      firstError ??= err;
-    };
     try {
-      await this.#informer.start();
+      await this.#kept.start({ failFast: true });
     } catch (err) {
-      firstError ??= err;
-    } finally {
-      this.#opening = undefined;
-    }
-    if (firstError !== undefined) {
-      await this.#informer.stop();
-      throw apiError(firstError, `list ${this.#kind.plural}`);
+      throw apiError(err, `list ${this.#kind.plural}`);
     }
   }
 
   close(): void {
-    this.#closed = true;
-    clearTimeout(this.#restartTimer);
-    void this.#informer.stop();
-  }
-
-  #scheduleRestart(err: unknown): void {
-    if (this.#opening) return this.#opening(err);
-    if (this.#closed) return;
-    this.#log.warn({ resource: this.#kind.plural, err: (err as Error)?.message ?? String(err), retryMs: this.#restartMs }, 'watch failed; restarting');
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = setTimeout(() => {
-      if (!this.#closed) this.#informer.start().catch((e: unknown) => this.#scheduleRestart(e));
-    }, this.#restartMs);
-    this.#restartMs = Math.min(this.#restartMs * 2, RESTART_MAX_MS);
+    void this.#kept.stop();
   }
 
   #decode(o: CrdObject): T {
