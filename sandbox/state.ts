@@ -19,8 +19,6 @@ export const paths = {
   ca: join(STATE_DIR, 'ca'),
   /** A node's /var/lib/networkservicemesh (the nsm-socket hostPath). */
   nodeDir: (node: string) => join(STATE_DIR, node, 'var-lib-networkservicemesh'),
-  /** node1's, for single-node callers. */
-  nodeSocketDir: join(STATE_DIR, NODE, 'var-lib-networkservicemesh'),
   pod: (pod: string) => join(STATE_DIR, 'pods', pod),
 };
 

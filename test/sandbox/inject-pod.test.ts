@@ -27,7 +27,7 @@ t.test('container env: downward API, $(VAR), socket path mapped into the sandbox
   const env = containerEnv(out, out.spec.initContainers[0]);
   t.equal(env.NSM_NAME, 'alpine');
   t.equal(env.NSM_NETWORK_SERVICES, 'kernel://k2k/nsm-1');
-  t.equal(env.NSM_CONNECT_TO, `unix://${paths.nodeSocketDir}/nsm.io.sock`);
+  t.equal(env.NSM_CONNECT_TO, `unix://${paths.nodeDir('node1')}/nsm.io.sock`);
   t.match(env.NSM_CONNECTIONS_DIR, /pods\/alpine\/volumes\/nsm-connections$/, 'the emptyDir lives in the pod\'s directory');
 });
 
