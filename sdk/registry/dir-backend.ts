@@ -20,6 +20,8 @@ class DirStore<T extends { name: string }> implements ObjectStore<T> {
   readonly #dir: string;
   readonly #codec: JsonCodec<T>;
   readonly #cache = new Map<string, T>();
+  /** Count of this process's own puts and deletes per name. */
+  readonly #writes = new Map<string, number>();
   readonly #listeners = new Set<(c: Change<T>) => void>();
   #watcher: FSWatcher | undefined;
 
@@ -47,12 +49,15 @@ class DirStore<T extends { name: string }> implements ObjectStore<T> {
 
   async #reload(name: string): Promise<void> {
     if (!SAFE_NAME.test(name)) return;
+    const seq = this.#writes.get(name);
     let text: string | undefined;
     try {
       text = await readFile(this.#path(name), 'utf8');
     } catch {
       text = undefined;
     }
+    // A put or delete of this process since the read began is newer than what was read.
+    if (this.#writes.get(name) !== seq) return;
     if (text === undefined) {
       if (this.#cache.delete(name)) this.#emit({ kind: 'delete', name });
       return;
@@ -65,25 +70,37 @@ class DirStore<T extends { name: string }> implements ObjectStore<T> {
     }
     const before = this.#cache.get(name);
     this.#cache.set(name, object);
-    if (!before || JSON.stringify(this.#codec.toJSON(before)) !== JSON.stringify(this.#codec.toJSON(object))) this.#emit({ kind: 'put', object });
+    if (!this.#same(before, object)) this.#emit({ kind: 'put', object });
   }
 
   #emit(change: Change<T>): void {
     for (const l of this.#listeners) l(change);
   }
 
+  #same(a: T | undefined, b: T): boolean {
+    return a !== undefined && JSON.stringify(this.#codec.toJSON(a)) === JSON.stringify(this.#codec.toJSON(b));
+  }
+
+  #wrote(name: string): void {
+    this.#writes.set(name, (this.#writes.get(name) ?? 0) + 1);
+  }
+
+  /** Writes only what changed, so a refresh that changes nothing touches no file. */
   async put(object: T): Promise<T> {
     const path = this.#path(object.name);
+    if (this.#same(this.#cache.get(object.name), object)) return object;
+    this.#wrote(object.name);
     const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await writeFile(tmp, `${JSON.stringify(this.#codec.toJSON(object), null, 2)}\n`);
     await rename(tmp, path);
     const had = this.#cache.get(object.name);
     this.#cache.set(object.name, object);
-    if (!had || JSON.stringify(this.#codec.toJSON(had)) !== JSON.stringify(this.#codec.toJSON(object))) this.#emit({ kind: 'put', object });
+    if (!this.#same(had, object)) this.#emit({ kind: 'put', object });
     return object;
   }
 
   async delete(name: string): Promise<boolean> {
+    this.#wrote(name);
     const existed = this.#cache.delete(name);
     await rm(this.#path(name), { force: true });
     if (existed) this.#emit({ kind: 'delete', name });

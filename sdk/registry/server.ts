@@ -1,11 +1,11 @@
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import {
   NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition, Payload, RegistryNetworkService,
   type NetworkServiceEndpointQuery, type NetworkServiceQuery,
 } from '../../proto/api.ts';
-import { NsmError, toNsmError } from '../errors.ts';
+import { NsmError } from '../errors.ts';
+import { unaryHandler } from '../grpc/networkservice-server.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
-import { toStatus } from '../grpc/status.ts';
 import type { Logger } from '../log.ts';
 import { endpointMatchesQuery, isExpired, serviceMatchesQuery } from './match.ts';
 import type { Change, ObjectStore, RegistryBackend } from './types.ts';
@@ -16,29 +16,35 @@ export interface RegistryServerOptions {
   now?: () => Date;
 }
 
-function unary<Req, Res>(log: Logger, method: string, handle: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    handle(call.request).then((res) => callback(null, res), (err) => {
-      const e = toNsmError(err);
-      log.warn({ method, code: e.code, err: e.message }, 'registry call failed');
-      callback(toStatus(e));
-    });
-  };
-}
+const unary = <Req, Res>(log: Logger, method: string, handle: (req: Req) => Promise<Res>) => unaryHandler<Req, Res>(log, method, (_ctx, req) => handle(req));
 
+/**
+ * Find: what matches now, then (with `watch`) every later change. A delete is reported only to
+ * streams that were sent the object, as a message with just its name.
+ */
 function streamFind<T extends { name: string }, Q, R>(
   store: ObjectStore<T>, matches: (q: Q, o: T) => boolean, queryOf: (q: Q) => boolean, respond: (o: T, deleted: boolean) => R, visible: (o: T) => boolean,
+  named: (name: string) => T,
 ) {
   return (call: ServerWritableStream<Q, R>) => {
     const query = call.request;
-    for (const o of store.list()) if (visible(o) && matches(query, o)) call.write(respond(o, false));
+    const sent = new Set<string>();
+    for (const o of store.list()) {
+      if (visible(o) && matches(query, o)) {
+        sent.add(o.name);
+        call.write(respond(o, false));
+      }
+    }
     if (!queryOf(query)) {
       call.end();
       return;
     }
     const stop = store.watch((c: Change<T>) => {
-      if (c.kind === 'put' && matches(query, c.object)) call.write(respond(c.object, !visible(c.object)));
-      if (c.kind === 'delete') call.write(respond({ name: c.name } as T, true));
+      if (c.kind === 'put' && matches(query, c.object)) {
+        sent.add(c.object.name);
+        call.write(respond(c.object, !visible(c.object)));
+      }
+      if (c.kind === 'delete' && sent.delete(c.name)) call.write(respond(named(c.name), true));
     });
     call.on('cancelled', stop);
     call.on('close', stop);
@@ -62,7 +68,7 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
     }),
     find: streamFind<RegistryNetworkService, NetworkServiceQuery, object>(
       backend.services, (q, o) => serviceMatchesQuery(q.networkService ?? RegistryNetworkService.fromPartial({}), o), (q) => q.watch,
-      (o, deleted) => ({ networkService: o, deleted }), () => true,
+      (o, deleted) => ({ networkService: o, deleted }), () => true, (name) => RegistryNetworkService.fromPartial({ name }),
     ),
   };
   const endpoints: UntypedServiceImplementation = {
@@ -82,7 +88,7 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
     }),
     find: streamFind<NetworkServiceEndpoint, NetworkServiceEndpointQuery, object>(
       backend.endpoints, (q, o) => endpointMatchesQuery(q.networkServiceEndpoint ?? NetworkServiceEndpoint.fromPartial({}), o), (q) => q.watch,
-      (o, deleted) => ({ networkServiceEndpoint: o, deleted }), (o) => !isExpired(o, now()),
+      (o, deleted) => ({ networkServiceEndpoint: o, deleted }), (o) => !isExpired(o, now()), (name) => NetworkServiceEndpoint.fromPartial({ name }),
     ),
   };
   const sweep = async () => {
