@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { address, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
+import { address, bool, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
@@ -21,6 +21,7 @@ export default defineCommand({
     NSM_LABELS: labels('', 'endpoint labels, k=v,...'),
     NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool; each connection gets a pair of addresses from it', (s) => void new PointToPointIpam(s)),
     NSM_PAYLOAD: oneOf('ETHERNET', ['ETHERNET', 'IP'], 'payload of the services'),
+    NSM_REGISTER_SERVICE: bool(true, 'also register the NetworkServices (name and payload); false when they are applied as objects'),
     NSM_CONNECT_TO: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'forwarder socket to register through'),
     NSM_LISTEN_ON: str('', `this endpoint's own socket, reachable by the forwarder (default unix://${ENDPOINTS_DIR}/<NSM_NAME>.sock)`, (s) => void (s && parseAddress(s))),
     NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
@@ -37,6 +38,7 @@ export default defineCommand({
       services: config.NSM_SERVICE_NAMES,
       labels: config.NSM_LABELS,
       payload: config.NSM_PAYLOAD,
+      registerServices: config.NSM_REGISTER_SERVICE,
       cidr: config.NSM_CIDR_PREFIX,
       connectTo: config.NSM_CONNECT_TO,
       listenOn: config.NSM_LISTEN_ON || `unix://${ENDPOINTS_DIR}/${name}.sock`,

@@ -31,6 +31,8 @@ export interface EndpointOptions {
   log: Logger;
   /** Filesystem socket the endpoint application listens on as memif server; unset = no memif. */
   memifSocket?: string;
+  /** Register the NetworkServices (name and payload) too; off when they are managed as objects of their own. */
+  registerServices?: boolean;
 }
 
 export interface Endpoint {
@@ -63,12 +65,18 @@ function keepRegistered(o: EndpointOptions): { ready: Promise<void>; stop(): Pro
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let client: RegistryClient | undefined;
+  let servicesRegistered = false;
   const nse = endpointRegistration(o);
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
   const once = async (): Promise<number> => {
     client ??= new RegistryClient(await dial(o.connectTo, { dialTimeoutMs: o.dialTimeoutMs }));
-    for (const s of o.services) await client.registerService(RegistryNetworkService.fromPartial({ name: s, payload: o.payload }), { timeoutMs: 5000 });
+    // Services once per connection to the forwarder, not on every refresh: a refresh must not
+    // overwrite what was changed on the NetworkService since (e.g. its matches).
+    if ((o.registerServices ?? true) && !servicesRegistered) {
+      for (const s of o.services) await client.registerService(RegistryNetworkService.fromPartial({ name: s, payload: o.payload }), { timeoutMs: 5000 });
+      servicesRegistered = true;
+    }
     const registered = await client.registerEndpoint(nse, { timeoutMs: 5000 });
     const left = (registered.expirationTime?.getTime() ?? Date.now() + 60_000) - Date.now();
     return Math.max(200, left / 3);
@@ -83,6 +91,7 @@ function keepRegistered(o: EndpointOptions): { ready: Promise<void>; stop(): Pro
       o.log.warn({ err: (err as Error).message, connectTo: o.connectTo }, 'registering the endpoint failed; retrying');
       client?.channel.close();
       client = undefined;
+      servicesRegistered = false;
     }
     if (!stopped) timer = setTimeout(() => void loop(), wait);
   };
