@@ -1,7 +1,7 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { applyToCopy, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
+import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
@@ -235,6 +235,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 interface CachedInjection {
+  /** `patch` parsed once and frozen: its values are shared by the patched copies of the pods it serves. */
+  frozenOps: readonly AddOperation[];
   patch: string;
   patchBase64: string;
   source: 'pod' | 'namespace';
@@ -242,7 +244,11 @@ interface CachedInjection {
   record: InjectionRecord;
 }
 
-/** A cached decision for one pod; `ops` and the patched copy are made only if asked for. */
+/**
+ * A cached decision for one pod. Its operations are applied to a copy of this pod here, as every
+ * patch is before it is sent; an operation that does not apply throws, and the caller builds the
+ * decision afresh.
+ */
 class ReusedInjection {
   readonly kind = 'inject';
   readonly patch: string;
@@ -250,8 +256,7 @@ class ReusedInjection {
   readonly source: 'pod' | 'namespace';
   readonly native: boolean;
   readonly record: InjectionRecord;
-  readonly #doc: JsonObject;
-  #patched: JsonObject | undefined;
+  readonly patched: JsonObject;
 
   constructor(entry: CachedInjection, doc: JsonObject) {
     this.patch = entry.patch;
@@ -259,16 +264,15 @@ class ReusedInjection {
     this.source = entry.source;
     this.native = entry.native;
     this.record = entry.record;
-    this.#doc = doc;
+    const copy = new PatchBuilder(doc);
+    for (const op of entry.frozenOps) copy.replay(op);
+    this.patched = copy.patched;
   }
 
   get ops(): AddOperation[] {
     return JSON.parse(this.patch) as AddOperation[];
   }
 
-  get patched(): JsonObject {
-    return (this.#patched ??= applyToCopy(this.#doc, this.ops));
-  }
 }
 
 const DECISION_CACHE_LIMIT = 512;
@@ -290,12 +294,17 @@ function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision 
   if (entry === undefined) return undefined;
   cache.delete(key);
   cache.set(key, entry);
-  return new ReusedInjection(entry, doc);
+  try {
+    return new ReusedInjection(entry, doc);
+  } catch {
+    cache.delete(key);
+    return undefined;
+  }
 }
 
 /** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
   const cache = decisionCache(config);
   if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, { patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
+  cache.set(key, { frozenOps: deepFreeze(JSON.parse(d.patch) as AddOperation[]), patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }

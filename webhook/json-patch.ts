@@ -29,11 +29,6 @@ export function valueAt(doc: unknown, segments: ReadonlyArray<string | number>):
   return at;
 }
 
-/** The document with `ops` applied, leaving the original alone. */
-export function applyToCopy(doc: JsonObject, ops: AddOperation[]): JsonObject {
-  return jsonpatch.applyPatch(structuredClone(doc), ops, true, true).newDocument;
-}
-
 /**
  * Builds append-only `add` operations and applies each one, as it is made, to a copy of the document:
  * later operations see what earlier ones created, and an operation that would not apply throws here
@@ -120,6 +115,13 @@ export class PatchBuilder {
       }
       at = container[s];
     }
+  }
+
+  /** Applies an operation made for a pod of the same shape (path copies, as for new operations); throws when it does not apply. */
+  replay(op: AddOperation): void {
+    const segments = op.path.split('/').slice(1).map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+    this.#copyPath(segments.slice(0, -1));
+    jsonpatch.applyOperation(this.#doc, op, false, true, false);
   }
 
   #add(parent: ReadonlyArray<string | number>, last: string | number, value: unknown, valueJson?: string): void {
