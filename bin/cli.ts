@@ -1,6 +1,6 @@
 import type { Command } from '../sdk/cli.ts';
 import { describeSchema, loadConfig } from '../sdk/config/types.ts';
-import { isNsmError, NsmError } from '../sdk/errors.ts';
+import { isNsmError } from '../sdk/errors.ts';
 
 type Loader = () => Promise<{ default: Command }>;
 
@@ -71,4 +71,3 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, out: Writer
   }
 }
 
-export { NsmError };

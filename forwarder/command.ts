@@ -4,6 +4,7 @@ import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
 import { parseAddress } from '../sdk/grpc/address.ts';
+import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
 import { IpBatchRunner } from './dataplane/runner.ts';
 import { openRegistry } from './registry.ts';
@@ -25,7 +26,7 @@ export default defineCommand({
     NSM_INSECURE: bool(false, 'peer without TLS (plaintext, any caller accepted): for trusted test networks only'),
     NSM_TUNNEL_IP: str('', 'underlay address tunnels start from (default: first global address of the default-route interface)'),
     NSM_MECHANISM_PRIORITY: list('VXLAN,GRE', 'tunnel types in order of preference, comma-separated'),
-    NSM_VXLAN_PORT: int(4789, 'UDP port of VXLAN tunnels', 1, 65535),
+    NSM_VXLAN_PORT: int(VXLAN_DEFAULT_PORT, 'UDP port of VXLAN tunnels', 1, 65535),
     NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh from its client'),
     NSM_EXPIRE_PERIOD: duration('1m', 'how long an endpoint registration lives without a refresh'),
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),

@@ -9,7 +9,6 @@ import { createMetrics } from './metrics.ts';
 import { startNamespaceCache } from './namespace-cache.ts';
 import { startServer } from './server.ts';
 
-export { webhookEnv };
 
 export default defineCommand({
   summary: 'mutating admission webhook that injects the NSM client into annotated pods',

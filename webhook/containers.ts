@@ -116,10 +116,6 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
   };
 }
 
-export function injectedParts(input: PartsInput): InjectedParts {
-  return buildParts(input, partNames(input));
-}
-
 /** Injected parts with each item already serialised; shared between requests, so never modified. */
 export interface SerializedParts {
   parts: InjectedParts;

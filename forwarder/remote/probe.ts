@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { VXLAN_DEFAULT_PORT } from '../../proto/mechanisms.ts';
 
 const exec = promisify(execFile);
 
@@ -19,7 +20,7 @@ const realIp: IpRunner = async (args) => {
 };
 
 const trial: Record<TunnelLinkType, string[]> = {
-  vxlan: ['type', 'vxlan', 'id', '1', 'dstport', '4789'],
+  vxlan: ['type', 'vxlan', 'id', '1', 'dstport', String(VXLAN_DEFAULT_PORT)],
   gre: ['type', 'gre', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
   gretap: ['type', 'gretap', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
 };
