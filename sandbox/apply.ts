@@ -1,31 +1,24 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { RegistryNetworkService } from '../proto/api.ts';
+import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
+import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
+import { parseDocuments } from '../webhook/inject-command.ts';
 import { injectPod } from './inject-pod.ts';
 import { forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
 
 type Json = Record<string, any>;
 
+/** Every object of the files, with `nsm inject`'s reader: a malformed document names its file. */
 export function readManifests(files: string[]): Json[] {
-  return files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Json).filter((d) => d && typeof d === 'object'));
+  return files.flatMap((f) => parseDocuments(readFileSync(f, 'utf8'), f)).filter((d): d is Json => typeof d === 'object' && d !== null);
 }
 
-/** A NetworkService object (snake_case spec as in the CRD) as the registry type. */
+/** A NetworkService object (snake_case spec as in the CRD) as the registry type; no payload means IP, as in the registry. */
 export function networkServiceOf(doc: Json): RegistryNetworkService {
-  const spec = doc.spec ?? {};
-  return RegistryNetworkService.fromPartial({
-    name: doc.metadata?.name,
-    payload: spec.payload ?? 'ETHERNET',
-    matches: (spec.matches ?? []).map((m: Json) => ({
-      sourceSelector: m.source_selector ?? {},
-      fallthrough: m.fallthrough ?? false,
-      metadata: m.metadata ? { labels: m.metadata.labels ?? {} } : undefined,
-      routes: (m.routes ?? []).map((r: Json) => ({ destinationSelector: r.destination_selector ?? {}, weight: r.weight ?? 0 })),
-    })),
-  });
+  const ns = serviceFromSpec(doc.metadata?.name ?? '', doc.spec);
+  return { ...ns, payload: ns.payload || Payload.IP };
 }
 
 /** The pods a document stands for: a Pod, or the replicas of a Deployment/StatefulSet/ReplicaSet. */
@@ -35,8 +28,7 @@ export function podsOf(doc: Json): Json[] {
     const n = doc.spec?.replicas ?? 1;
     return Array.from({ length: n }, (_, i) => ({
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { ...doc.spec?.template?.metadata, name: `${doc.metadata.name}-${i}`, namespace: doc.metadata.namespace,
-        annotations: { ...doc.metadata?.annotations, ...doc.spec?.template?.metadata?.annotations } },
+      metadata: { ...doc.spec?.template?.metadata, name: `${doc.metadata.name}-${i}`, namespace: doc.metadata.namespace },
       spec: doc.spec?.template?.spec ?? {},
     }));
   }
