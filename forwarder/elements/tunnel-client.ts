@@ -5,7 +5,7 @@ import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/
 import { configureEndCommands } from '../dataplane/veth.ts';
 import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
-import { closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
+import { adoptTunnel, closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
 /** How often a whole remote request is repeated when another node handed out a VNI already used here. */
 export const REMOTE_ATTEMPTS = 3;
@@ -24,10 +24,7 @@ export function tunnelClient(d: TunnelDeps): Element {
       throw new NsmError('FAILED_PRECONDITION', `peer forwarder answered with mechanism ${mech?.type ?? 'none'}, not one of the tunnels offered`);
     }
     const state: TunnelState = { ifname: kernel.parameters[Keys.name], netnsUrl: kernel.parameters[Keys.inodeURL], mechanism: mech, mtu: resp.context?.MTU ?? 0 };
-    if (d.adoption?.claim(resp.id)) {
-      ctx.log.info({ element: 'tunnel-client', connId: resp.id }, 'adopted the tunnel of a previous forwarder');
-      return state;
-    }
+    if (adoptTunnel(d, ctx, resp.id, mech, 'tunnel-client')) return state;
     const id = tunnelId(mech);
     if (id !== undefined && !d.vnis.reserve(id)) throw new NsmError('ALREADY_EXISTS', `A VXLAN device with the specified VNI already exists (VNI ${id} is in use on this node)`);
     try {

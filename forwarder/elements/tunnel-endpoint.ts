@@ -5,7 +5,7 @@ import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/
 import { configureEndCommands, endpointIfname } from '../dataplane/veth.ts';
 import { podMtu, whyNot, type TunnelType } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
-import { closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
+import { adoptTunnel, closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
 const VNI_RETRIES = 4;
 
@@ -35,12 +35,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
     const url = resp.mechanism?.parameters[Keys.inodeURL];
     if (!url) throw new NsmError('FAILED_PRECONDITION', `endpoint ${resp.networkServiceEndpointName} answered without a KERNEL inodeURL, so there is no namespace to put the tunnel in`);
     const state: TunnelState = { ifname: endpointIfname(resp.id), netnsUrl: url, mechanism: mech, mtu };
-    if (d.adoption?.claim(resp.id)) {
-      const id = tunnelId(mech);
-      if (id !== undefined) d.vnis.reserve(id);
-      ctx.log.info({ element: 'tunnel-endpoint', connId: resp.id }, 'adopted the tunnel of a previous forwarder');
-      return state;
-    }
+    if (adoptTunnel(d, ctx, resp.id, mech, 'tunnel-endpoint')) return state;
     const netns = await d.resolver.resolve(url);
     const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.srcIp], underlayIf: d.tunnels.underlay.ifname };
     for (let attempt = 1; ; attempt++) {

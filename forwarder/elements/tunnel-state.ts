@@ -31,6 +31,18 @@ export function tunnelId(m: Mechanism): number | undefined {
   return intParam(m, m.type === 'GRE' ? Keys.greKey : Keys.vni);
 }
 
+/**
+ * Takes over this end from a previous forwarder when it left one for `connId`, and marks its VNI
+ * (or GRE key) taken, so a restarted forwarder never hands the same number out again.
+ */
+export function adoptTunnel(d: TunnelDeps, ctx: Ctx, connId: string, mech: Mechanism, element: string): boolean {
+  if (!d.adoption?.claim(connId)) return false;
+  const id = tunnelId(mech);
+  if (id !== undefined) d.vnis.reserve(id);
+  ctx.log.info({ element, connId }, 'adopted the tunnel of a previous forwarder');
+  return true;
+}
+
 export function withMtu(conn: Connection, mtu: number): Connection {
   return { ...conn, context: ConnectionContext.fromPartial({ ...conn.context, MTU: mtu }) };
 }

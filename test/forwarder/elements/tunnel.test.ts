@@ -8,6 +8,7 @@ import { tunnelClient } from '../../../forwarder/elements/tunnel-client.ts';
 import { tunnelEndpoint } from '../../../forwarder/elements/tunnel-endpoint.ts';
 import { supportedTunnels, tunnelOrder, type Tunnels } from '../../../forwarder/remote/tunnels.ts';
 import { VniAllocator } from '../../../forwarder/remote/vni.ts';
+import type { AdoptionTable } from '../../../forwarder/dataplane/adoption.ts';
 import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 
 const VNI_TAKEN = 'Error: A VXLAN device with the specified VNI already exists.';
@@ -163,4 +164,26 @@ t.test('offers carry the REMOTE class and only the client half of the parameters
   const { supportedTunnels: s } = await import('../../../forwarder/remote/tunnels.ts');
   t.same(s(node('10.0.0.1', ['GRE', 'KERNEL'])), [{ type: 'GRE', cls: Cls.REMOTE }, { type: 'VXLAN', cls: Cls.REMOTE }]);
   t.same(tunnelOrder(['kernel', 'gre']), ['GRE', 'VXLAN'], 'case-insensitive; unlisted tunnels follow');
+});
+
+t.test('a restarted forwarder adopts its tunnel ends and keeps their VNIs taken on both sides', async (t) => {
+  const netns = new FakeNetns();
+  const runnerA = new RecordingRunner();
+  const runnerB = new RecordingRunner();
+  const vnisA = new VniAllocator();
+  const vnisB = new VniAllocator();
+  const found = new Set(['conn-1']);
+  const adoption = { owner: '', claim: (id: string) => (found.delete(id) ? [] : undefined) } as unknown as AdoptionTable;
+  const b = node('192.168.0.2');
+  const sideB = chain([metadata(), negotiateMechanism([...FORWARDER_SUPPORTS, ...supportedTunnels(b)]), tunnelEndpoint({ runner: runnerB, resolver: netns, tunnels: b, vnis: vnisB }), fakeEndpoint().element], { trace: false });
+  const toB: Element = { name: 'peer', request: (ctx, req) => sideB.request(ctx, req), close: (ctx, conn) => sideB.close(ctx, conn) };
+  const sideA = chain([metadata(), negotiateMechanism(), tunnelClient({ runner: runnerA, resolver: netns, tunnels: node('192.168.0.1'), vnis: vnisA, adoption }), toB], { trace: false });
+  const conn = await sideA.request(newCtx(silentLogger()), {
+    connection: Connection.fromPartial({ id: 'conn-1', networkService: 'svc', payload: 'ETHERNET' }),
+    mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
+  });
+  t.same(runnerA.commandsIn('ns100'), [], 'the client end is adopted, not created again');
+  const vni = Number(conn.context?.extraContext.tunnel_vni);
+  t.ok(vni > 0, 'the connection reports its VNI');
+  t.notOk(vnisA.reserve(vni), 'the adopted VNI is taken on the client node');
 });
