@@ -125,29 +125,31 @@ class CrdStore<T extends { name: string }> implements ObjectStore<T> {
     };
   }
 
-  async #replace(object: T): Promise<CrdObject> {
-    const current = (await this.#api.getNamespacedCustomObject({ group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, name: object.name })) as CrdObject;
+  /** Replaces at `resourceVersion`; without one, reads the current version first. */
+  async #replace(object: T, resourceVersion?: string): Promise<CrdObject> {
+    const version = resourceVersion ?? ((await this.#api.getNamespacedCustomObject({ group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, name: object.name })) as CrdObject).metadata?.resourceVersion;
     return (await this.#api.replaceNamespacedCustomObject({
       group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, name: object.name,
-      body: this.#body(object, current.metadata?.resourceVersion),
+      body: this.#body(object, version),
     })) as CrdObject;
   }
 
+  #create(object: T): Promise<CrdObject> {
+    return this.#api.createNamespacedCustomObject({ group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, body: this.#body(object) }) as Promise<CrdObject>;
+  }
+
+  /** One round trip when the cache is current (a refresh); a conflict re-reads and retries once. */
   async put(object: T): Promise<T> {
     const what = `write ${this.#kind.kind} ${this.#namespace}/${object.name}`;
     try {
       const cached = this.#informer.get(object.name, this.#namespace);
-      let stored: CrdObject;
-      if (cached) {
-        stored = await this.#replace(object).catch(async (err: unknown) => {
+      const stored = cached
+        ? await this.#replace(object, cached.metadata?.resourceVersion).catch((err: unknown) => {
           if (status(err) === 409) return this.#replace(object);
-          if (status(err) === 404) return (await this.#api.createNamespacedCustomObject({ group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, body: this.#body(object) })) as CrdObject;
+          if (status(err) === 404) return this.#create(object);
           throw err;
-        });
-      } else {
-        stored = await this.#api.createNamespacedCustomObject({ group: NSM_GROUP, version: NSM_VERSION, namespace: this.#namespace, plural: this.#kind.plural, body: this.#body(object) })
-          .catch((err: unknown) => (status(err) === 409 ? this.#replace(object) : Promise.reject(err))) as CrdObject;
-      }
+        })
+        : await this.#create(object).catch((err: unknown) => (status(err) === 409 ? this.#replace(object) : Promise.reject(err)));
       return this.#kind.fromSpec(stored.metadata?.name ?? object.name, stored.spec);
     } catch (err) {
       throw apiError(err, what);

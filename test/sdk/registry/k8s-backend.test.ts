@@ -50,7 +50,10 @@ t.test('writes land as upstream-shaped CRs: snake_case spec, {seconds, nanos} ti
   t.same(api.get('networkservices', 'kernel2kernel', 'nsm-system', NSM_GROUP)?.spec, { name: 'kernel2kernel', payload: 'ETHERNET' });
 
   await until('cache sees the write', () => registry.endpoints.get('nse-1') !== undefined);
+  const reads = () => api.requests.filter((r) => r.startsWith('GET') && r.endsWith('/networkserviceendpoints/nse-1')).length;
+  const readsBefore = reads();
   await registry.endpoints.put(nse('nse-1', { url: 'tcp://10.0.0.8:5001' }));
+  t.equal(reads(), readsBefore, 'a refresh of a cached object is one PUT, no GET first');
   t.equal(api.get('networkserviceendpoints', 'nse-1', 'nsm-system', NSM_GROUP)?.spec.url, 'tcp://10.0.0.8:5001', 'refresh replaces the object');
   await until('cache sees the update', () => registry.endpoints.get('nse-1')?.url === 'tcp://10.0.0.8:5001');
   t.equal(await registry.endpoints.delete('nse-1'), true);
