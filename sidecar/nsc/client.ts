@@ -2,7 +2,7 @@ import { mkdir, rename, rm, writeFile, readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
+import { Connection, earliestExpiry, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
 import { NsmError, toNsmError } from '../../sdk/errors.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import { clientPreferences, requestLabels } from './preferences.ts';
@@ -41,8 +41,13 @@ export function dialer(connectTo: string, dialTimeoutMs: number): Dialer {
   let c: Promise<NetworkServiceClient> | undefined;
   return {
     client(limitMs = Infinity) {
-      c ??= NetworkServiceClient.dial(connectTo, { dialTimeoutMs: Math.max(1, Math.min(dialTimeoutMs, limitMs)) });
-      c.catch(() => (c = undefined));
+      if (!c) {
+        const dialing = NetworkServiceClient.dial(connectTo, { dialTimeoutMs: Math.max(1, Math.min(dialTimeoutMs, limitMs)) });
+        dialing.catch(() => {
+          if (c === dialing) c = undefined;
+        });
+        c = dialing;
+      }
       return c;
     },
     reset() {
@@ -122,6 +127,6 @@ export async function removeConnection(dir: string, ifname: string): Promise<voi
 
 /** The earliest expiry over the path, as milliseconds from now. */
 export function msUntilExpiry(conn: Connection, fallbackMs: number): number {
-  const times = (conn.path?.pathSegments ?? []).map((s) => s.expires?.getTime()).filter((t): t is number => t !== undefined);
-  return times.length === 0 ? fallbackMs : Math.min(...times) - Date.now();
+  const expiry = earliestExpiry(conn);
+  return expiry ? expiry.getTime() - Date.now() : fallbackMs;
 }

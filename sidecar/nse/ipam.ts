@@ -27,6 +27,8 @@ export class PointToPointIpam {
   readonly #last: number;
   readonly #pairLen: 31 | 32;
   readonly #used = new Set<number>();
+  /** Every address below this one is in use. */
+  #lowestFree: number;
   readonly #byConn = new Map<string, Pair>();
 
   constructor(cidr: string) {
@@ -40,6 +42,7 @@ export class PointToPointIpam {
     // Below /30 the network and broadcast addresses are not handed out.
     const edge = len <= 30 ? 1 : 0;
     this.#first = base + edge;
+    this.#lowestFree = this.#first;
     this.#last = base + size - 1 - edge;
   }
 
@@ -57,7 +60,8 @@ export class PointToPointIpam {
     if (have) return have;
     if (wanted && this.#claimable(wanted)) return this.#take(connId, wanted);
     const free: number[] = [];
-    for (let n = this.#first; n <= this.#last && free.length < 2; n++) if (!this.#used.has(n)) free.push(n);
+    for (let n = this.#lowestFree; n <= this.#last && free.length < 2; n++) if (!this.#used.has(n)) free.push(n);
+    if (free.length > 0) this.#lowestFree = free[0];
     if (free.length < 2) {
       throw new NsmError('RESOURCE_EXHAUSTED', `address pool ${this.cidr} is exhausted (${this.#byConn.size} connections hold its addresses): give the endpoint a larger NSM_CIDR_PREFIX`);
     }
@@ -70,6 +74,7 @@ export class PointToPointIpam {
     this.#byConn.delete(connId);
     this.#used.delete(toInt(p.src));
     this.#used.delete(toInt(p.dst));
+    this.#lowestFree = Math.min(this.#lowestFree, toInt(p.src), toInt(p.dst));
   }
 
   #claimable(p: Pair): boolean {
