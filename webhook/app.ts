@@ -34,14 +34,14 @@ interface ReviewBody {
   request: AdmissionRequest;
 }
 
-/** `,"allowed":true,"patchType":"JSONPatch","patch":"..."}}` as bytes, per patch; the patches come from the decision cache, so few. */
-const patchTails = new Map<string, Buffer>();
+/** `,"allowed":true,"patchType":"JSONPatch","patch":"..."}}` per patch; the patches come from the decision cache, so few. */
+const patchTails = new Map<string, string>();
 const PATCH_TAILS_LIMIT = 512;
 
-function patchTail(patchBase64: string): Buffer {
+function patchTail(patchBase64: string): string {
   let tail = patchTails.get(patchBase64);
   if (tail === undefined) {
-    tail = Buffer.from(`,"allowed":true,"patchType":"JSONPatch","patch":${JSON.stringify(patchBase64)}}}`);
+    tail = `,"allowed":true,"patchType":"JSONPatch","patch":${JSON.stringify(patchBase64)}}}`;
     if (patchTails.size >= PATCH_TAILS_LIMIT) patchTails.delete(patchTails.keys().next().value as string);
     patchTails.set(patchBase64, tail);
   }
@@ -49,14 +49,14 @@ function patchTail(patchBase64: string): Buffer {
 }
 
 /**
- * The AdmissionReview reply as JSON bytes. An injection's reply is mostly the base64 patch, the same
- * for pods of one shape: it is kept as bytes and only the head (apiVersion, uid) is serialised.
+ * The AdmissionReview reply as JSON text. An injection's reply is mostly the base64 patch, the same
+ * for pods of one shape: that part is kept and only the head (apiVersion, uid) is serialised. One
+ * string, so the response headers and body leave in one write.
  */
-function replyBody(apiVersion: string, response: AdmissionResponse): string | Buffer {
+function replyBody(apiVersion: string, response: AdmissionResponse): string {
   const { uid, allowed, patchType, patch, ...rest } = response;
   if (allowed && patchType === 'JSONPatch' && patch !== undefined && Object.keys(rest).length === 0) {
-    const head = `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}`;
-    return Buffer.concat([Buffer.from(head), patchTail(patch)]);
+    return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${patchTail(patch)}`;
   }
   return JSON.stringify({ ...admissionReview(response), apiVersion });
 }
@@ -82,6 +82,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const base: FastifyServerOptions = {
     loggerInstance: opts.logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Decisions are logged with the review's uid, so requests need no child logger of their own.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
     keepAliveTimeout: 90_000,
     return503OnClosing: true,

@@ -1,7 +1,7 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
+import { isObject, PatchBuilder, prepareAdd, valueAt, type AddOperation, type JsonObject, type PreparedAdd } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
@@ -236,7 +236,7 @@ function deepFreeze<T>(value: T): T {
 
 interface CachedInjection {
   /** `patch` parsed once and frozen: its values are shared by the patched copies of the pods it serves. */
-  frozenOps: readonly AddOperation[];
+  frozenOps: readonly PreparedAdd[];
   patch: string;
   patchBase64: string;
   source: 'pod' | 'namespace';
@@ -306,5 +306,5 @@ function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision 
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
   const cache = decisionCache(config);
   if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, { frozenOps: deepFreeze(JSON.parse(d.patch) as AddOperation[]), patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
+  cache.set(key, { frozenOps: deepFreeze((JSON.parse(d.patch) as AddOperation[]).map(prepareAdd)), patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }
