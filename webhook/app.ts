@@ -70,11 +70,11 @@ function logDecision(logger: FastifyBaseLogger, r: Reviewed, uid: string, durati
 
 function count(metrics: WebhookMetrics, r: Reviewed, seconds: number): void {
   const o = r.outcome;
-  metrics.requests.inc({ decision: o.decision });
-  metrics.duration.observe({ decision: o.decision }, seconds);
-  if (o.decision === 'injected') metrics.injections.inc({ source: o.source, native: String(o.native) });
-  else if (o.decision === 'skipped') metrics.skips.inc({ reason: o.reason });
-  else metrics.denials.inc({ reason: o.reason });
+  metrics.requests.inc(o.decision);
+  metrics.duration.observe(seconds, o.decision);
+  if (o.decision === 'injected') metrics.injections.inc(o.source, String(o.native));
+  else if (o.decision === 'skipped') metrics.skips.inc(o.reason);
+  else metrics.denials.inc(o.reason);
 }
 
 /** Builds the admission app; never listens (server.ts does). */

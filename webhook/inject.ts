@@ -1,10 +1,11 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { isObject, PatchBuilder, prepareAdd, valueAt, type AddOperation, type JsonObject, type PreparedAdd } from './json-patch.ts';
+import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
+import { ReplayPlan } from './replay-plan.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
 
 export const DENY_REASONS = ['invalid-annotation', 'namespace-unknown', 'patch-failed'] as const;
@@ -179,8 +180,8 @@ function build(
 function fingerprint(
   pod: JsonObject, at: readonly string[], source: string, services: string, psa: string, native: boolean, config: InjectionConfig,
 ): string {
-  // Strings from the pod are JSON-quoted, so no value can pass for a separator.
-  let key = `${at.length === 0 ? '' : JSON.stringify(at)}|${source}|${JSON.stringify(services)}|${psa}|${native}`;
+  // Strings from the pod carry their length, so no value can pass for a separator.
+  let key = `${at.length === 0 ? '' : JSON.stringify(at)}|${source}|${services.length}:${services}|${psa}|${native}`;
   const meta = pod.metadata;
   if (isObject(meta)) {
     const labels = meta.labels;
@@ -221,7 +222,7 @@ function fingerprint(
   // Names taken: every container and volume name, verbatim.
   for (const list of [spec.initContainers, containers, spec.ephemeralContainers, spec.volumes]) {
     key += '|';
-    if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += JSON.stringify(item.name);
+    if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += `${item.name.length}:${item.name}`;
   }
   return key;
 }
@@ -235,8 +236,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 interface CachedInjection {
-  /** `patch` parsed once and frozen: its values are shared by the patched copies of the pods it serves. */
-  frozenOps: readonly PreparedAdd[];
+  /** `patch` compiled for replay; its values are frozen, as they are shared by the patched copies of the pods it serves. */
+  plan: ReplayPlan;
   patch: string;
   patchBase64: string;
   source: 'pod' | 'namespace';
@@ -264,9 +265,7 @@ class ReusedInjection {
     this.source = entry.source;
     this.native = entry.native;
     this.record = entry.record;
-    const copy = new PatchBuilder(doc);
-    for (const op of entry.frozenOps) copy.replay(op);
-    this.patched = copy.patched;
+    this.patched = entry.plan.apply(doc);
   }
 
   get ops(): AddOperation[] {
@@ -287,13 +286,11 @@ function decisionCache(config: InjectionConfig): Map<string, CachedInjection> {
   return cache;
 }
 
-/** The cached decision for `key`, made the most recently used. */
+/** The cached decision for `key`, applied to this pod. */
 function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
   const cache = decisionCache(config);
   const entry = cache.get(key);
   if (entry === undefined) return undefined;
-  cache.delete(key);
-  cache.set(key, entry);
   try {
     return new ReusedInjection(entry, doc);
   } catch {
@@ -302,9 +299,14 @@ function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision 
   }
 }
 
-/** Keeps the decision's text (not its patched copy, which belongs to one pod), least recently used out. */
+/**
+ * Keeps the decision's text (not its patched copy, which belongs to one pod); the oldest entry makes
+ * room. Operations that cannot be replayed independently of their order are not kept.
+ */
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
+  const plan = ReplayPlan.compile(deepFreeze(JSON.parse(d.patch) as AddOperation[]));
+  if (plan === undefined) return;
   const cache = decisionCache(config);
   if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, { frozenOps: deepFreeze((JSON.parse(d.patch) as AddOperation[]).map(prepareAdd)), patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
+  cache.set(key, { plan, patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }

@@ -7,21 +7,6 @@ export interface AddOperation {
   value: unknown;
 }
 
-/** An add operation with its path already split and unescaped, for applying many times. */
-export interface PreparedAdd {
-  path: string;
-  parent: readonly string[];
-  last: string;
-  value: unknown;
-}
-
-export function prepareAdd(op: AddOperation): PreparedAdd {
-  const segments = op.path.split('/').slice(1).map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
-  const last = segments.pop();
-  if (op.op !== 'add' || last === undefined) throw new Error(`not an add operation below the root: ${op.op} ${op.path}`);
-  return { path: op.path, parent: segments, last, value: op.value };
-}
-
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** RFC 6901: `~` becomes `~0` before `/` becomes `~1`. */
@@ -53,7 +38,7 @@ export function valueAt(doc: unknown, segments: ReadonlyArray<string | number>):
  */
 export class PatchBuilder {
   readonly #serialized: string[] = [];
-  readonly #copied = new WeakSet<object>();
+  readonly #copied = new Set<object>();
   #doc: JsonObject;
 
   constructor(original: JsonObject) {
@@ -115,45 +100,21 @@ export class PatchBuilder {
     this.#add(segments.slice(0, depth - 1), segments[depth - 1], wrapped, wrappedJson);
   }
 
-  /**
-   * Copies the containers along `parent` so that applying the operation leaves the original alone;
-   * returns the (copied) parent, or undefined where the path leaves the document.
-   */
-  #copyPath(parent: ReadonlyArray<string | number>): unknown {
+  /** Copies the containers along `parent` so that applying the operation leaves the original alone. */
+  #copyPath(parent: ReadonlyArray<string | number>): void {
     let at: unknown = this.#doc;
     for (const s of parent) {
-      if (!isObject(at) && !Array.isArray(at)) return undefined;
+      if (!isObject(at) && !Array.isArray(at)) return;
       const container = at as Record<string | number, unknown>;
-      if (!Object.hasOwn(container, s)) return undefined;
+      if (!Object.hasOwn(container, s)) return;
       const child = container[s];
-      if (typeof child !== 'object' || child === null) return child;
+      if (typeof child !== 'object' || child === null) return;
       if (!this.#copied.has(child)) {
         const copy = Array.isArray(child) ? [...child] : { ...child };
         this.#copied.add(copy);
         container[s] = copy;
       }
       at = container[s];
-    }
-    return at;
-  }
-
-  /**
-   * Applies an operation made (and applied once with fast-json-patch) for a pod of the same shape,
-   * copying along its path as for new operations; throws when it does not apply to this document.
-   */
-  replay(op: PreparedAdd): void {
-    const target = this.#copyPath(op.parent);
-    if (Array.isArray(target)) {
-      if (op.last === '-') target.push(op.value);
-      else {
-        const index = Number(op.last);
-        if (!Number.isInteger(index) || index < 0 || index > target.length) throw new Error(`${op.path}: no such array index`);
-        target.splice(index, 0, op.value);
-      }
-    } else if (isObject(target)) {
-      Object.defineProperty(target, op.last, { value: op.value, writable: true, enumerable: true, configurable: true });
-    } else {
-      throw new Error(`${op.path}: the parent does not exist`);
     }
   }
 
