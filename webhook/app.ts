@@ -54,8 +54,8 @@ function patchTail(patchBase64: string): string {
  * string, so the response headers and body leave in one write.
  */
 function replyBody(apiVersion: string, response: AdmissionResponse): string {
-  const { uid, allowed, patchType, patch, ...rest } = response;
-  if (allowed && patchType === 'JSONPatch' && patch !== undefined && Object.keys(rest).length === 0) {
+  const { uid, allowed, patchType, patch, status, warnings } = response;
+  if (allowed && patchType === 'JSONPatch' && patch !== undefined && status === undefined && warnings === undefined) {
     return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${patchTail(patch)}`;
   }
   return JSON.stringify({ ...admissionReview(response), apiVersion });
@@ -84,6 +84,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // Decisions are logged with the review's uid, so requests need no child logger of their own.
     childLoggerFactory: (logger) => logger,
+    // Reviews are only read, and copied with spread (which defines keys, never sets a prototype);
+    // no key of a review is ever assigned onto another object, so "__proto__" and "constructor"
+    // keys are plain data here and the text need not be scanned for them.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
     keepAliveTimeout: 90_000,
     return503OnClosing: true,

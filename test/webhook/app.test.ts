@@ -121,3 +121,18 @@ t.test('an injection reply (pre-serialised, and again from the cache) is the Adm
   });
   t.equal(replies[0].response.patch, replies[1].response.patch, 'the same pod shape gets the same patch');
 });
+
+t.test('"__proto__" and "constructor" keys in a review are plain data: injected, and no prototype changes', async (t) => {
+  const { app } = testApp(testConfig(), () => demo);
+  t.teardown(() => app.close());
+  const text = JSON.stringify(reviewOf('u5', 'kernel://a/nsm-1')).replace(
+    '"spec":{',
+    '"spec":{"__proto__":{"polluted":true},"nodeSelector":{"constructor":{"prototype":{"polluted":true}}},',
+  );
+  for (let i = 0; i < 2; i++) {
+    const res = await app.inject({ method: 'POST', url: '/mutate', payload: text, headers: { 'content-type': 'application/json' } });
+    t.equal(res.statusCode, 200, `review ${i + 1} answered`);
+    t.ok(decodePatch(res.json().response)?.some((op) => op.path === '/spec/containers/-'), `review ${i + 1} injected`);
+  }
+  t.equal(({} as { polluted?: boolean }).polluted, undefined, 'Object.prototype untouched');
+});

@@ -96,3 +96,18 @@ t.test('any appends and new keys under a random pod replay as fast-json-patch ap
   t.ok(compared > 50, `${compared} plans applied like fast-json-patch`);
   t.ok(bothRefused > 50, `${bothRefused} plans refused where fast-json-patch refuses`);
 });
+
+t.test('in place: the same result on the document itself, and a plan that does not fit changes nothing', async (t) => {
+  const ops = [add('/spec/containers/0/volumeMounts/-', { name: 'y' }), add('/spec/containers/-', { name: 'sidecar' }), add('/metadata/labels/k', 'v')];
+  const plan = ReplayPlan.compile(ops);
+  if (!plan) throw new Error('expected a plan');
+  const doc = pod();
+  t.equal(plan.applyInPlace(doc), doc, 'the document itself is returned');
+  t.same(plain(doc), plain(plan.apply(pod())));
+
+  const late = ReplayPlan.compile([add('/spec/containers/-', { name: 'sidecar' }), add('/spec/volumes/-', {}), add('/spec/missing/-', {})]);
+  const other = pod();
+  const before = JSON.stringify(other);
+  t.throws(() => late?.applyInPlace(other), /missing: no object or array/);
+  t.equal(JSON.stringify(other), before, 'nothing was added before the failure was found');
+});
