@@ -109,7 +109,9 @@ function addAll(node: PlanNode, target: JsonObject | unknown[]): void {
       if (add.last !== '-') throw new Error(`${add.path}: only appends are replayed`);
       target.push(add.value);
     } else if (isObject(target)) {
-      Object.defineProperty(target, add.last, { value: add.value, writable: true, enumerable: true, configurable: true });
+      // Assignment would set the prototype for this one key; defining is slower, so only for it.
+      if (add.last === '__proto__') Object.defineProperty(target, add.last, { value: add.value, writable: true, enumerable: true, configurable: true });
+      else target[add.last] = add.value;
     }
   }
 }
