@@ -13,7 +13,8 @@ export interface LocalBypassRegistry extends RegistryBackend {
  * Upstream's localbypass: an endpoint registering through this forwarder is published in the
  * shared registry with the forwarder's peer URL, so other nodes know whom to call; its own
  * socket URL stays here. Reads through this view show the socket URL for this node's endpoints.
- * The map lives in memory: after a restart an endpoint is served again from its next refresh.
+ * The map lives in memory: after a restart an endpoint is served again once it registers again,
+ * which `nsm nse` does as soon as it sees its connection to the forwarder come back.
  */
 export function localBypass(backend: RegistryBackend, peerUrl: string): LocalBypassRegistry {
   const localUrls = new Map<string, string>();

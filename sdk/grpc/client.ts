@@ -1,4 +1,4 @@
-import { Client, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { Client, connectivityState, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { NsmError } from '../errors.ts';
 import { grpcTarget, parseAddress } from './address.ts';
 import { deserialize, methodPath, serialize, type MethodDef, type ServiceDef } from './definitions.ts';
@@ -38,6 +38,29 @@ export async function dial(address: string, options: DialOptions = {}): Promise<
     throw err;
   }
   return { client, target: address, close: () => client.close() };
+}
+
+const WATCH_WINDOW_MS = 3_600_000;
+
+/**
+ * Calls `lost` once, when a channel that is connected now stops being connected (the peer
+ * restarted or went away). Returns a function that stops watching.
+ */
+export function whenDisconnected(channel: Channel, lost: () => void): () => void {
+  const grpcChannel = channel.client.getChannel();
+  let done = false;
+  const watch = (state: connectivityState) =>
+    grpcChannel.watchConnectivityState(state, Date.now() + WATCH_WINDOW_MS, () => {
+      if (done) return;
+      const now = grpcChannel.getConnectivityState(false);
+      if (now === connectivityState.READY) return watch(now);
+      done = true;
+      lost();
+    });
+  watch(grpcChannel.getConnectivityState(false));
+  return () => {
+    done = true;
+  };
 }
 
 export interface CallOptions {
