@@ -1,6 +1,6 @@
 import type { Logger } from '../../sdk/log.ts';
 import type { NetnsResolver } from './netns-resolver.ts';
-import type { KernelRunner, Netns } from './runner.ts';
+import type { KernelRunner, LinkInfo, Netns } from './runner.ts';
 import { deleteEnd, DOOMED_LINK_GROUP, NSM_LINK_GROUP, ownerPrefix } from './veth.ts';
 
 export interface FoundEnd {
@@ -8,6 +8,9 @@ export interface FoundEnd {
   ifname: string;
   ifindex: number;
 }
+
+/** Namespaces scanned at the same time at start-up. */
+const SCAN_WIDTH = 8;
 
 const gone = (err: unknown) => /Cannot find device|No such device/.test(String((err as Error)?.message ?? err));
 
@@ -46,25 +49,32 @@ export class AdoptionTable {
     return this.#found.size;
   }
 
+  /** Finds this forwarder's links in every namespace: one `ip link show` each, a few namespaces at a time. */
   async scan(): Promise<number> {
-    for (const netns of await this.#resolver.all()) {
-      let links;
-      try {
-        links = await this.#runner.links(netns, ['group', String(NSM_LINK_GROUP)]);
-        const doomed = await this.#runner.links(netns, ['group', String(DOOMED_LINK_GROUP)]);
-        if (doomed.length > 0) await this.#runner.run(netns, [], { finally: [`link del group ${DOOMED_LINK_GROUP}`] }).catch(() => {});
-      } catch {
-        continue; // the namespace went away while scanning
-      }
-      const prefix = ownerPrefix(this.owner);
-      for (const l of links) {
-        if (!l.ifalias?.startsWith(prefix)) continue;
-        const id = l.ifalias.slice(prefix.length);
-        this.#found.set(id, [...(this.#found.get(id) ?? []), { netns, ifname: l.ifname, ifindex: l.ifindex }]);
-      }
-    }
+    const namespaces = await this.#resolver.all();
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(SCAN_WIDTH, namespaces.length) }, async () => {
+      while (next < namespaces.length) await this.#scanOne(namespaces[next++]);
+    }));
     if (this.#found.size > 0) this.#log.info({ connections: this.#found.size }, 'found connections of a previous forwarder; keeping them for their clients');
     return this.#found.size;
+  }
+
+  async #scanOne(netns: Netns): Promise<void> {
+    let links: LinkInfo[];
+    try {
+      links = await this.#runner.links(netns);
+    } catch {
+      return; // the namespace went away while scanning
+    }
+    const inGroup = (l: LinkInfo, group: number) => String(l.group) === String(group);
+    if (links.some((l) => inGroup(l, DOOMED_LINK_GROUP))) await this.#runner.run(netns, [], { finally: [`link del group ${DOOMED_LINK_GROUP}`] }).catch(() => {});
+    const prefix = ownerPrefix(this.owner);
+    for (const l of links) {
+      if (!inGroup(l, NSM_LINK_GROUP) || !l.ifalias?.startsWith(prefix)) continue;
+      const id = l.ifalias.slice(prefix.length);
+      this.#found.set(id, [...(this.#found.get(id) ?? []), { netns, ifname: l.ifname, ifindex: l.ifindex }]);
+    }
   }
 
   claim(connId: string): FoundEnd[] | undefined {
