@@ -96,10 +96,11 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const sweeper = setInterval(() => void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed')), Math.min(5000, o.registrationLifetimeMs / 4));
   sweeper.unref();
   // A connection lives one lifetime without a refresh (as the timeout element enforces); clients
-  // that were backing off while no forwarder ran get that long to come back and claim theirs.
+  // that were backing off while no forwarder ran get that long to come back and claim theirs,
+  // kernel interfaces and memif sockets alike.
   const adoptTimer = setTimeout(() => void adoption.expire(), adoption.size > 0 ? o.connectionLifetimeMs : 0);
   adoptTimer.unref();
-  const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs / 2) : undefined;
+  const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs) : undefined;
   memifTimer?.unref();
   return {
     server,
