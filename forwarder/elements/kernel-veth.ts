@@ -1,5 +1,6 @@
 import { Keys, MechanismType, type Connection } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
+import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
@@ -82,7 +83,7 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
         ctx.log.debug({ element: 'kernel-veth', connId: resp.id, durationMs: performance.now() - started }, 'veth pair ready');
         return resp;
       } catch (err) {
-        await next.close(ctx, resp).catch((closeErr: unknown) => ctx.log.error({ element: 'kernel-veth', connId: resp.id, err: closeErr }, 'closing the endpoint side after a kernel failure failed'));
+        await closeQuietly(ctx, 'kernel-veth', next, resp);
         throw err;
       }
     },

@@ -1,6 +1,7 @@
 import { isMechanism, Keys, memifMechanism, MechanismType, type Mechanism } from '../../proto/api.ts';
 import { memifEndpointOf, memifOwnerOf, offersMemif } from '../../proto/memif.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
+import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { MemifRendezvous } from '../dataplane/memif-rendezvous.ts';
@@ -59,7 +60,7 @@ export function memifShortcut(rendezvous: MemifRendezvous): Element {
       } catch (err) {
         if (fresh) {
           await rendezvous.remove(conn.id).catch(() => {});
-          await next.close(ctx, resp).catch((closeErr: unknown) => ctx.log.error({ element: 'memif-shortcut', connId: conn.id, err: closeErr }, 'closing the endpoint side after a memif failure failed'));
+          await closeQuietly(ctx, 'memif-shortcut', next, resp);
         }
         throw err;
       }

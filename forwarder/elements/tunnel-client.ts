@@ -1,11 +1,12 @@
 import { Keys, type Connection, type Mechanism } from '../../proto/api.ts';
+import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
 import { configureEndCommands } from '../dataplane/veth.ts';
 import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
-import { adoptTunnel, closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
+import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
 /** How often a whole remote request is repeated when another node handed out a VNI already used here. */
 export const REMOTE_ATTEMPTS = 3;
@@ -62,7 +63,7 @@ export function tunnelClient(d: TunnelDeps): Element {
           tunnelKey.set(ctx, state);
           return withTunnelContext(resp, state.mechanism);
         } catch (err) {
-          await closeQuietly(ctx, next, resp);
+          await closeQuietly(ctx, 'tunnel-client', next, resp);
           if (!isVniTaken(err) || attempt >= REMOTE_ATTEMPTS) throw err;
           ctx.log.info({ element: 'tunnel-client', connId: resp.id, vni: resp.mechanism?.parameters[Keys.vni] }, 'VNI already used on this node; asking the peer again');
         }

@@ -1,11 +1,12 @@
 import { intParam, Keys, MechanismType, type Connection, type Mechanism } from '../../proto/api.ts';
+import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
 import { configureEndCommands, endpointIfname } from '../dataplane/veth.ts';
 import { podMtu, whyNot, type TunnelType } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
-import { adoptTunnel, closeQuietly, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
+import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
 const VNI_RETRIES = 4;
 
@@ -79,7 +80,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
         return withMtu(resp, mtu);
       } catch (err) {
         d.vnis.release(tunnelId(current.mechanism)!);
-        await closeQuietly(ctx, next, resp);
+        await closeQuietly(ctx, 'tunnel-endpoint', next, resp);
         throw err;
       }
     },

@@ -1,6 +1,6 @@
 import { ConnectionContext, intParam, Keys, type Connection, type Mechanism } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
-import type { Ctx, NetworkServiceServer } from '../../sdk/chain/types.ts';
+import type { Ctx } from '../../sdk/chain/types.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import type { KernelRunner } from '../dataplane/runner.ts';
@@ -57,10 +57,6 @@ export async function removeTunnel(d: TunnelDeps, ctx: Ctx, connId: string): Pro
     if (netns) await removeEnd(d.runner, netns, state.ifname);
   }
   for (const e of state ? [] : d.adoption?.claim(connId) ?? []) await removeEnd(d.runner, e.netns, e.ifname);
-}
-
-export async function closeQuietly(ctx: Ctx, next: NetworkServiceServer, conn: Connection): Promise<void> {
-  await next.close(ctx, conn).catch((err: unknown) => ctx.log.error({ connId: conn.id, err }, 'closing the far side after a failure failed; it expires on its own'));
 }
 
 /** Tells the client which tunnel carries its connection: `tunnel` = type, `tunnel_<key>` = each parameter. */

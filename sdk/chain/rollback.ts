@@ -1,4 +1,5 @@
-import type { Ctx } from './types.ts';
+import type { Connection } from '../../proto/api.ts';
+import type { Ctx, NetworkServiceServer } from './types.ts';
 
 /**
  * Do / next / undo: runs `work`, then `next`; when `next` fails, undoes the work and rethrows the
@@ -22,4 +23,13 @@ export async function doNextOrUndo<W, T>(
     }
     throw err;
   }
+}
+
+/**
+ * The undo of a `next.request` that succeeded before a later step of this element failed: closes
+ * the far side, logging a failed close (the far side then expires on its own) so that the
+ * original error is the one the caller sees.
+ */
+export async function closeQuietly(ctx: Ctx, element: string, next: NetworkServiceServer, conn: Connection): Promise<void> {
+  await next.close(ctx, conn).catch((err: unknown) => ctx.log.error({ element, connId: conn.id, err }, 'closing the far side after a failure failed; it expires on its own'));
 }

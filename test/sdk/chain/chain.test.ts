@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Connection, NetworkServiceRequest } from '../../../proto/api.ts';
 import { chain, tail } from '../../../sdk/chain/chain.ts';
-import { doNextOrUndo } from '../../../sdk/chain/rollback.ts';
+import { closeQuietly, doNextOrUndo } from '../../../sdk/chain/rollback.ts';
 import { ctxKey, newCtx, type Element } from '../../../sdk/chain/types.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { failingRequest, recorder } from '../../fixtures/chain-probes.ts';
@@ -75,6 +75,25 @@ t.test('rollback: a failing undo is logged and does not hide the original error'
   await t.rejects(chain([worker, failingRequest('first failure')]).request(newCtx(log), req('x')), /first failure/);
   t.match(lines.join(''), /rollback failed/);
   t.match(lines.join(''), /undo broke/);
+});
+
+t.test('closeQuietly: a far side that fails to close is logged; the element\'s own error is what the caller sees', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'error' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  let closed = 0;
+  const farSide: Element = { name: 'far', close: async () => { closed++; throw new Error('far side gone'); } };
+  const worker: Element = {
+    name: 'worker',
+    async request(c, r, next) {
+      const resp = await next.request(c, r);
+      await closeQuietly(c, 'worker', next, resp);
+      throw new Error('worker failed after next');
+    },
+  };
+  await t.rejects(chain([worker, farSide]).request(newCtx(log), req('x')), /worker failed after next/);
+  t.equal(closed, 1, 'the far side was asked to close');
+  t.match(lines[0], { element: 'worker', connId: 'x', msg: /closing the far side after a failure failed/ });
+  t.match(String((lines[0].err as { message?: string })?.message), /far side gone/);
 });
 
 t.test('trace logs each element at debug level with its duration', async (t) => {
