@@ -7,38 +7,56 @@ function connId(conn: Connection | undefined): string | undefined {
 
 /**
  * Logs each element's request and response at debug level with its duration. When debug is off
- * the wrapper costs one level check per call.
+ * the wrapper costs one level check per call and adds no promise of its own.
  */
 export function traced(element: Element): Element {
   const name = element.name;
+  const request = element.request ? element.request.bind(element) : (c: Ctx, r: NetworkServiceRequest, n: NetworkServiceServer) => n.request(c, r);
+  const close = element.close ? element.close.bind(element) : (c: Ctx, x: Connection, n: NetworkServiceServer) => n.close(c, x);
+
+  async function tracedRequest(ctx: Ctx, req: NetworkServiceRequest, next: NetworkServiceServer): Promise<Connection> {
+    const start = performance.now();
+    const id = connId(req.connection);
+    ctx.log.debug({ element: name, connId: id, request: req }, 'request');
+    try {
+      const conn = await request(ctx, req, next);
+      ctx.log.debug({ element: name, connId: id, durationMs: performance.now() - start, response: conn }, 'request done');
+      return conn;
+    } catch (err) {
+      ctx.log.debug({ element: name, connId: id, durationMs: performance.now() - start, err }, 'request failed');
+      throw err;
+    }
+  }
+
+  async function tracedClose(ctx: Ctx, conn: Connection, next: NetworkServiceServer): Promise<void> {
+    const start = performance.now();
+    ctx.log.debug({ element: name, connId: conn.id }, 'close');
+    try {
+      await close(ctx, conn, next);
+      ctx.log.debug({ element: name, connId: conn.id, durationMs: performance.now() - start }, 'close done');
+    } catch (err) {
+      ctx.log.debug({ element: name, connId: conn.id, durationMs: performance.now() - start, err }, 'close failed');
+      throw err;
+    }
+  }
+
+  // Either way the caller gets a promise: an element that throws before returning one rejects it.
   return {
     name,
-    request: async (ctx: Ctx, req: NetworkServiceRequest, next: NetworkServiceServer) => {
-      const call = element.request ? element.request.bind(element) : (c: Ctx, r: NetworkServiceRequest, n: NetworkServiceServer) => n.request(c, r);
-      if (!ctx.log.isLevelEnabled('debug')) return call(ctx, req, next);
-      const start = performance.now();
-      const id = connId(req.connection);
-      ctx.log.debug({ element: name, connId: id, request: req }, 'request');
+    request: (ctx, req, next) => {
+      if (ctx.log.isLevelEnabled('debug')) return tracedRequest(ctx, req, next);
       try {
-        const conn = await call(ctx, req, next);
-        ctx.log.debug({ element: name, connId: id, durationMs: performance.now() - start, response: conn }, 'request done');
-        return conn;
+        return request(ctx, req, next);
       } catch (err) {
-        ctx.log.debug({ element: name, connId: id, durationMs: performance.now() - start, err }, 'request failed');
-        throw err;
+        return Promise.reject(err);
       }
     },
-    close: async (ctx: Ctx, conn: Connection, next: NetworkServiceServer) => {
-      const call = element.close ? element.close.bind(element) : (c: Ctx, x: Connection, n: NetworkServiceServer) => n.close(c, x);
-      if (!ctx.log.isLevelEnabled('debug')) return call(ctx, conn, next);
-      const start = performance.now();
-      ctx.log.debug({ element: name, connId: conn.id }, 'close');
+    close: (ctx, conn, next) => {
+      if (ctx.log.isLevelEnabled('debug')) return tracedClose(ctx, conn, next);
       try {
-        await call(ctx, conn, next);
-        ctx.log.debug({ element: name, connId: conn.id, durationMs: performance.now() - start }, 'close done');
+        return close(ctx, conn, next);
       } catch (err) {
-        ctx.log.debug({ element: name, connId: conn.id, durationMs: performance.now() - start, err }, 'close failed');
-        throw err;
+        return Promise.reject(err);
       }
     },
   };
