@@ -1,6 +1,6 @@
 import type { NsUrl } from '../proto/nsurl.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import type { JsonObject } from './json-patch.ts';
+import { deepFreeze, type JsonObject } from './json-patch.ts';
 import { CONNECTIONS_VOLUME, CSI_DRIVER, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
 import { dns1123Label, imageBaseName, uniqueName } from './names.ts';
 import type { PsaLevel } from './psa.ts';
@@ -120,14 +120,6 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
 export interface SerializedParts {
   parts: InjectedParts;
   json: { initContainers: string[]; containers: string[]; volumes: string[] };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 const CACHE_LIMIT = 256;

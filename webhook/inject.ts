@@ -1,7 +1,7 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
 import { cachedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
+import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
@@ -230,14 +230,6 @@ function fingerprint(
     if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += `${item.name.length}:${item.name}`;
   }
   return key;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 interface CachedInjection {

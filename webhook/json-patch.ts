@@ -7,6 +7,15 @@ export interface AddOperation {
   value: unknown;
 }
 
+/** Freezes a JSON value and everything in it, for values shared between requests. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** RFC 6901: `~` becomes `~0` before `/` becomes `~1`. */
