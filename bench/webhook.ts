@@ -1,8 +1,8 @@
 /**
  * Webhook benchmark (loopback only): throughput of the real webhook against a null webhook on the same
- * TLS stack, side by side, and latency at a fixed 500 requests/s. Servers run in a child process so the
+ * TLS stack, side by side, and latency at a fixed 500 requests/s. Each server runs in a child process of its own, so the
  * load generator does not share their event loop. Run: npx node bench/webhook.ts
- * (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servers' process)
+ * (BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the servers' processes)
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -62,25 +62,26 @@ function review(): string {
 
 type Servers = ReturnType<typeof fork>;
 
-/** CPU time (user + system, microseconds) the servers' process has used so far. */
-function serverCpu(servers: Servers): Promise<number> {
+/** CPU time (user + system, microseconds) a server's process has used so far. */
+function serverCpu(server: Servers): Promise<number> {
   return new Promise((resolve) => {
     const on = (m: unknown) => {
       const cpu = (m as { cpu?: NodeJS.CpuUsage }).cpu;
       if (!cpu) return;
-      servers.off('message', on);
+      server.off('message', on);
       resolve(cpu.user + cpu.system);
     };
-    servers.on('message', on);
-    servers.send('cpu');
+    server.on('message', on);
+    server.send('cpu');
   });
 }
 
-async function throughput(servers: Servers, port: number, body: string) {
-  const cpu0 = await serverCpu(servers);
+async function throughput(server: { child: Servers; port: number }, body: string) {
+  const { child, port } = server;
+  const cpu0 = await serverCpu(child);
   const r = await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_S });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`port ${port}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  const cpuUs = (await serverCpu(servers)) - cpu0;
+  const cpuUs = (await serverCpu(child)) - cpu0;
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerReq: cpuUs / r.requests.total };
 }
 
@@ -131,20 +132,24 @@ const dir = mkdtempSync(join(tmpdir(), 'nsm-bench-'));
 try {
   const ca = makeCa(dir, 'ca');
   const leaf = makeLeaf(dir, 'webhook', ca);
-  const servers = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key], { stdio: 'inherit', execArgv: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) });
-  const ports = await new Promise<{ real: number; null: number; sized: number }>((resolve, reject) => {
-    servers.once('message', (m) => resolve(m as { real: number; null: number; sized: number }));
-    servers.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
+  const execArgv = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const start = (which: 'real' | 'null' | 'sized') => new Promise<{ which: typeof which; child: Servers; port: number }>((resolve, reject) => {
+    const child = fork(join(import.meta.dirname, 'webhook-servers.ts'), [leaf.cert, leaf.key, which], { stdio: 'inherit', execArgv });
+    child.once('message', (m) => resolve({ which, child, port: (m as { port: number }).port }));
+    child.once('exit', (code) => reject(new Error(`the ${which} server exited with ${code}`)));
   });
+  const started = await Promise.all([start('real'), start('null'), start('sized')]);
+  const servers = Object.fromEntries(started.map((s) => [s.which, s])) as Record<'real' | 'null' | 'sized', (typeof started)[number]>;
+  const ports = { real: servers.real.port, null: servers.null.port, sized: servers.sized.port };
   const body = review();
   const caPem = readFileSync(ca.cert);
   const patch = (JSON.parse(await postOnce(ports.real, caPem, body)) as { response: { patch?: string } }).response.patch ?? '';
   await new Promise<void>((resolve) => {
-    servers.once('message', () => resolve());
-    servers.send({ patch });
+    servers.sized.child.once('message', () => resolve());
+    servers.sized.child.send({ patch });
   });
   console.log(`pod review ${body.length} bytes; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION_S}s per server, loopback HTTPS`);
-  for (const warm of [ports.null, ports.real, ports.sized]) await throughput(servers, warm, body);
+  for (const warm of [servers.null, servers.real, servers.sized]) await throughput(warm, body);
   const line = (name: string, r: Awaited<ReturnType<typeof throughput>>) =>
     `${name} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${r.cpuPerReq.toFixed(1)} µs/req`;
   // Each round runs the three servers in a rotated order, so drift in the machine's speed hits them
@@ -156,7 +161,7 @@ try {
     const runs: Partial<Record<(typeof order)[number], Run>> = {};
     for (let k = 0; k < order.length; k++) {
       const which = order[(i + k) % order.length];
-      runs[which] = await throughput(servers, ports[which], body);
+      runs[which] = await throughput(servers[which], body);
     }
     const round = { nul: runs.null!, real: runs.real!, sized: runs.sized! };
     rounds.push(round);
@@ -174,7 +179,7 @@ try {
   const fixed = await fixedRate(ports.real, caPem, body);
   const fixedNull = await fixedRate(ports.null, caPem, body);
   console.log(`at ${RATE} req/s: nsm p50 ${fixed.p50.toFixed(2)} ms p99 ${fixed.p99.toFixed(2)} ms (target < 5 ms); null p50 ${fixedNull.p50.toFixed(2)} ms p99 ${fixedNull.p99.toFixed(2)} ms; ${fixed.count} requests each`);
-  servers.disconnect();
+  for (const s of started) s.child.disconnect();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
