@@ -9,10 +9,36 @@ function ipv4ToInt(ip: string): number {
   return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }
 
-/** Whether IPv4 `ip` lies inside `cidr` (IPv6 compares host parts only). */
+/** An IPv6 address (`::` shorthand, an IPv4 tail, a `%zone`) as a 128-bit number; undefined if malformed. */
+function ipv6ToBigInt(ip: string): bigint | undefined {
+  let text = ip.split('%')[0];
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const n = ipv4ToInt(v4[0]);
+    text = `${text.slice(0, -v4[0].length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const head = halves[0] === '' ? [] : halves[0].split(':');
+  const tail = halves.length === 1 || halves[1] === '' ? [] : halves[1].split(':');
+  const zeros = halves.length === 2 ? 8 - head.length - tail.length : 0;
+  if (zeros < 0 || (halves.length === 2 && zeros === 0)) return undefined;
+  const groups = [...head, ...Array<string>(zeros).fill('0'), ...tail];
+  if (groups.length !== 8 || !groups.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  return groups.reduce((n, g) => (n << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
+}
+
+/** Whether `ip` lies inside `cidr`; addresses of different families never do. */
 export function covers(cidr: string, ip: string): boolean {
   const [net, lenText] = cidr.split('/');
-  if (isV6(net) || isV6(ip)) return net === ip;
+  if (isV6(net) !== isV6(ip)) return false;
+  if (isV6(net)) {
+    const [a, b] = [ipv6ToBigInt(net), ipv6ToBigInt(ip)];
+    if (a === undefined || b === undefined) return net === ip;
+    const len = BigInt(lenText === undefined ? 128 : Number(lenText));
+    const mask = ((1n << 128n) - 1n) ^ ((1n << (128n - len)) - 1n);
+    return (a & mask) === (b & mask);
+  }
   const len = lenText === undefined ? 32 : Number(lenText);
   if (len === 0) return true;
   const mask = len === 32 ? 0xffffffff : (0xffffffff << (32 - len)) >>> 0;

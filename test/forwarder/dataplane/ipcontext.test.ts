@@ -27,6 +27,25 @@ t.test('covers', async (t) => {
   t.ok(covers('10.0.0.0/24', '10.0.0.9'));
   t.notOk(covers('10.0.0.0/24', '10.0.1.9'));
   t.ok(covers('0.0.0.0/0', '8.8.8.8'));
+  t.notOk(covers('0.0.0.0/0', 'fd00::1'), 'families never mix');
+});
+
+t.test('covers, IPv6: prefixes, shorthand, IPv4 tails and zones', async (t) => {
+  t.ok(covers('fd00::/64', 'fd00::5'));
+  t.ok(covers('fd00:0:0:0::/64', 'fd00:0000:0:0:abcd::1'));
+  t.notOk(covers('fd00:0:0:1::/64', 'fd00::1'));
+  t.ok(covers('fd00::1/128', 'fd00::1'));
+  t.notOk(covers('fd00::1/128', 'fd00::2'));
+  t.ok(covers('::/0', '2001:db8::1'));
+  t.ok(covers('::ffff:10.0.0.0/120', '::ffff:10.0.0.7'));
+  t.notOk(covers('::ffff:10.0.0.0/120', '::ffff:10.0.1.7'));
+  t.ok(covers('fe80::/64', 'fe80::1%eth0'));
+  t.notOk(covers('fd00::/64', 'fd00:::1'), 'a malformed address is compared as text');
+});
+
+t.test('an IPv6 peer inside the own prefix needs no on-link route', async (t) => {
+  const ctx = IPContext.fromPartial({ srcIpAddrs: ['fd00::2/127'], dstIpAddrs: ['fd00::3/127'], srcRoutes: [{ prefix: 'fd01::/64' }] });
+  t.same(ipContextCommands('x', ctx, 'client'), ['address add fd00::2/127 dev x', 'route replace fd01::/64 via fd00::3 dev x']);
 });
 
 t.test('batch errors are attributed to their line', async (t) => {
