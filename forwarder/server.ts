@@ -68,7 +68,7 @@ export function forwarderElements(
     clientNetns(resolver),
     discover(o.registry),
     roundRobin(),
-    memifShortcut(rendezvous),
+    memifShortcut(rendezvous, resolver),
     ...(peering ? [peering.switch] : []),
     kernelVeth(o.runner, resolver, adoption),
     connectToEndpoint(pool, o.registry, o.requestTimeoutMs),

@@ -5,6 +5,7 @@ import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { MemifRendezvous } from '../dataplane/memif-rendezvous.ts';
+import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import { decideLocalMechanism } from '../local/memif-decision.ts';
 import { clientOffersKey } from './client-offers.ts';
 import { clientMechanismKey } from './negotiate.ts';
@@ -28,7 +29,7 @@ function kernelOffer(offers: readonly Mechanism[]): Mechanism {
  * elements after this one, or fail. Runs after roundrobin (it needs the endpoint) and before the
  * kernel elements (which leave MEMIF connections alone). Close removes the link.
  */
-export function memifShortcut(rendezvous: MemifRendezvous): Element {
+export function memifShortcut(rendezvous: MemifRendezvous, resolver: NetnsLookup): Element {
   return {
     name: 'memif-shortcut',
     async request(ctx, req, next) {
@@ -42,7 +43,11 @@ export function memifShortcut(rendezvous: MemifRendezvous): Element {
         if (!nse) throw new NsmError('INTERNAL', 'memif-shortcut needs an endpoint chosen by roundrobin before it');
         const type = decideLocalMechanism(offers.map((m) => m.type), { name: nse.name, url: nse.url, memif: offersMemif(nse, conn.networkService) });
         if (type === MechanismType.KERNEL) {
-          clientMechanismKey.set(ctx, kernelOffer(offers));
+          const kernel = kernelOffer(offers);
+          // As client-netns does for a KERNEL choice: a namespace that is not on this node fails
+          // here, before the endpoint is asked for anything.
+          await resolver.resolve(kernel.parameters[Keys.inodeURL]);
+          clientMechanismKey.set(ctx, kernel);
           return next.request(ctx, req);
         }
       }

@@ -54,14 +54,15 @@ async function setup(t: T, o: { sameNode: boolean; memif: boolean }) {
   const pick: Element = { name: 'pick', request: (ctx, req, next) => next.request(endpointKey.with(ctx, nse), req) };
   const runner = new RecordingRunner();
   const endpoint = fakeEndpoint(o.memif ? socket : undefined);
+  const netns = new FakeNetns();
   const build = () => chain([
-    metadata(), clientOffers(), negotiateMechanism(), pick, memifShortcut(new MemifRendezvous(join(dir, 'memif'))), kernelVeth(runner, new FakeNetns()), endpoint.element,
+    metadata(), clientOffers(), negotiateMechanism(), pick, memifShortcut(new MemifRendezvous(join(dir, 'memif')), netns), kernelVeth(runner, netns), endpoint.element,
   ], { trace: false });
   const server = build();
   const req = (offers: Mechanism[], conn?: Connection): NetworkServiceRequest => ({
     connection: conn ?? Connection.fromPartial({ id: 'conn-1', networkService: 'svc' }), mechanismPreferences: offers,
   });
-  return { dir, socket, server, restarted: build, req, runner, endpoint, ctx: newCtx(silentLogger()) };
+  return { dir, socket, server, restarted: build, req, runner, endpoint, netns, ctx: newCtx(silentLogger()) };
 }
 
 const combos: Array<{ sameNode: boolean; offer: string; memif: boolean; want: string }> = [];
@@ -142,6 +143,16 @@ t.test('an endpoint socket that is gone fails the request and closes the endpoin
   t.match(String(err), /memif socket .* does not exist/);
   t.equal(endpoint.seen.closes, 1);
   t.notOk(existsSync(join(dir, 'memif/conn-1')));
+});
+
+t.test('a KERNEL fallback naming a namespace that is not on this node fails before the endpoint is asked', async (t) => {
+  const { server, req, ctx, endpoint, netns } = await setup(t, { sameNode: true, memif: false });
+  const kernel = kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/99' });
+  netns.missing.add('inode://4/99');
+  const err = await server.request(ctx, req([MEMIF_OFFER, kernel])).catch((e: unknown) => e);
+  t.ok(isNsmError(err, 'INVALID_ARGUMENT'), String(err));
+  t.match(String(err), /inode:\/\/4\/99 is not held by any process/);
+  t.same(endpoint.seen.preferences, [], 'the endpoint was not asked');
 });
 
 t.test('a KERNEL fallback without interface name or namespace is INVALID_ARGUMENT', async (t) => {
