@@ -23,7 +23,7 @@ interface Kept {
  * left before the earliest expiry on the path, heal by re-requesting with backoff, and reselect
  * after repeated failures.
  */
-async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
+export async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
   let failures = 0;
   let period = 5000;
   while (!signal.aborted) {
