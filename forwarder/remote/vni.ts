@@ -1,20 +1,12 @@
-import { isIP } from 'node:net';
 import { NsmError } from '../../sdk/errors.ts';
+import { ipBytes } from '../../sdk/ip.ts';
 
 export const VNI_MAX = (1 << 24) - 1;
 
 function bytes(ip: string): number[] {
-  if (isIP(ip) === 4) return ip.split('.').map(Number);
-  if (isIP(ip) !== 6) throw new NsmError('INVALID_ARGUMENT', `${JSON.stringify(ip)} is not an IP address`);
-  const [head, tail = ''] = ip.split('::');
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
-  const h = groups(head);
-  const tl = groups(tail);
-  const all = ip.includes('::') ? [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl] : h;
-  return all.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
+  const b = ipBytes(ip);
+  if (!b) throw new NsmError('INVALID_ARGUMENT', `${JSON.stringify(ip)} is not an IP address`);
+  return b;
 }
 
 /** Byte-wise comparison of two addresses of the same family. */

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { IPContext } from '../../../proto/api.ts';
-import { covers, ipContextCommands } from '../../../forwarder/dataplane/ipcontext.ts';
+import { ipContextCommands } from '../../../forwarder/dataplane/ipcontext.ts';
+import { inPrefix as covers } from '../../../sdk/ip.ts';
 import { parseBatchErrors } from '../../../forwarder/dataplane/runner.ts';
 
 const p2p = IPContext.fromPartial({ srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'], srcRoutes: [{ prefix: '10.0.0.1/32' }, { prefix: '192.168.0.0/16' }], dstRoutes: [{ prefix: '10.0.0.2/32' }] });
