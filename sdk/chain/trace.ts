@@ -40,24 +40,18 @@ export function traced(element: Element): Element {
     }
   }
 
-  // Either way the caller gets a promise: an element that throws before returning one rejects it.
   return {
     name,
-    request: (ctx, req, next) => {
-      if (ctx.log.isLevelEnabled('debug')) return tracedRequest(ctx, req, next);
-      try {
-        return request(ctx, req, next);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
-    close: (ctx, conn, next) => {
-      if (ctx.log.isLevelEnabled('debug')) return tracedClose(ctx, conn, next);
-      try {
-        return close(ctx, conn, next);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    },
+    request: (ctx, req, next) => (ctx.log.isLevelEnabled('debug') ? tracedRequest(ctx, req, next) : promised(request, ctx, req, next)),
+    close: (ctx, conn, next) => (ctx.log.isLevelEnabled('debug') ? tracedClose(ctx, conn, next) : promised(close, ctx, conn, next)),
   };
+}
+
+/** Calls `f`; an `f` that throws before returning its promise gives a rejected one instead. */
+function promised<A, B, C, R>(f: (a: A, b: B, c: C) => Promise<R>, a: A, b: B, c: C): Promise<R> {
+  try {
+    return f(a, b, c);
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
