@@ -33,3 +33,12 @@ export async function doNextOrUndo<W, T>(
 export async function closeQuietly(ctx: Ctx, element: string, next: NetworkServiceServer, conn: Connection): Promise<void> {
   await next.close(ctx, conn).catch((err: unknown) => ctx.log.error({ element, connId: conn.id, err }, 'closing the far side after a failure failed; it expires on its own'));
 }
+
+/** A Close that releases this element's own state once the rest of the chain is done, whether or not it failed. */
+export async function closeThenRelease(ctx: Ctx, conn: Connection, next: NetworkServiceServer, release: () => void): Promise<void> {
+  try {
+    await next.close(ctx, conn);
+  } finally {
+    release();
+  }
+}

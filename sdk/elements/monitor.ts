@@ -1,5 +1,6 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ConnectionEventType, MonitorConnectionDefinition, type Connection, type ConnectionEvent, type MonitorScopeSelector, type PathSegment } from '../../proto/api.ts';
+import { closeThenRelease } from '../chain/rollback.ts';
 import type { Element } from '../chain/types.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
 
@@ -52,13 +53,10 @@ export function monitor(): Element & { binding: ServiceBinding; readonly connect
       emit(ConnectionEventType.UPDATE, conn);
       return conn;
     },
-    async close(ctx, conn, next) {
-      try {
-        await next.close(ctx, conn);
-      } finally {
+    close: (ctx, conn, next) =>
+      closeThenRelease(ctx, conn, next, () => {
         connections.delete(conn.id);
         emit(ConnectionEventType.DELETE, conn);
-      }
-    },
+      }),
   };
 }

@@ -1,4 +1,5 @@
 import { ConnectionContext } from '../../../proto/api.ts';
+import { closeThenRelease } from '../../../sdk/chain/rollback.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
 import { pairOf, type PointToPointIpam } from '../ipam.ts';
 
@@ -18,12 +19,6 @@ export function ipamElement(ipam: PointToPointIpam): Element {
         throw err;
       }
     },
-    async close(ctx, conn, next) {
-      try {
-        await next.close(ctx, conn);
-      } finally {
-        ipam.release(conn.id);
-      }
-    },
+    close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => ipam.release(conn.id)),
   };
 }

@@ -1,4 +1,5 @@
 import { Cls, intParam, Keys, memifMechanism, MechanismType } from '../../../proto/api.ts';
+import { closeThenRelease } from '../../../sdk/chain/rollback.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
 import { negotiate } from '../../../sdk/negotiate.ts';
 import type { MemifIds } from '../memif-ids.ts';
@@ -19,12 +20,6 @@ export function memifAnswer(socketfile: string, ids: MemifIds): Element {
       const id = ids.allocate(conn.id, had);
       return { ...conn, mechanism: memifMechanism({ socketfile, id }) };
     },
-    async close(ctx, conn, next) {
-      try {
-        await next.close(ctx, conn);
-      } finally {
-        ids.release(conn.id);
-      }
-    },
+    close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => ids.release(conn.id)),
   };
 }
