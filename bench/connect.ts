@@ -62,10 +62,13 @@ function inodeUrl(name: string): string {
 
 function start(ns: string, args: string[], env: Record<string, string>): ChildProcess {
   const prof = process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, args[0])}` } : {};
-  const c = spawn('ip', ['netns', 'exec', ns, process.execPath, NSM, ...args], { env: { ...process.env, NSM_LOG_LEVEL: 'error', ...prof, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const c = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeFlags, NSM, ...args], { env: { ...process.env, NSM_LOG_LEVEL: 'error', ...prof, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   procs.push(c);
   return c;
 }
+
+/** BENCH_NODE_FLAGS: node flags for the forwarder and endpoint, e.g. `--single-threaded-gc`. */
+const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
 const ticks = (f: string[], from: number, to: number) => f.slice(from - 3, to - 2).reduce((a, x) => a + Number(x), 0) / 100;

@@ -4,6 +4,7 @@ import { Server, ServerCredentials, type UntypedServiceImplementation } from '@g
 import { NsmError } from '../errors.ts';
 import { parseAddress, grpcBindTarget, type ListenAddress } from './address.ts';
 import { toGrpcService, type ServiceDef } from './definitions.ts';
+import { GRPC_COMMON_OPTIONS } from './options.ts';
 
 export interface ServiceBinding {
   definition: ServiceDef;
@@ -38,7 +39,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     await mkdir(dirname(requested.path), { recursive: true });
     await removeStaleSocket(requested.path);
   }
-  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new Server({ ...GRPC_COMMON_OPTIONS, 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   for (const s of options.services) server.addService(toGrpcService(s.definition), s.implementation);
   const credentials = options.credentials ?? ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {

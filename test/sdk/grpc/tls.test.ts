@@ -2,10 +2,12 @@ import t from 'tap';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
 import { NetworkServiceRequest } from '../../../proto/api.ts';
 import { chain } from '../../../sdk/chain/chain.ts';
 import { formatAddress } from '../../../sdk/grpc/address.ts';
+import { peerKey, type Peer } from '../../../sdk/grpc/call-ctx.ts';
 import { NetworkServiceClient } from '../../../sdk/grpc/networkservice-client.ts';
 import { networkServiceBinding } from '../../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer } from '../../../sdk/grpc/server.ts';
@@ -29,14 +31,17 @@ const req = NetworkServiceRequest.fromPartial({ connection: { id: 'peer-1', netw
 t.test('mutual TLS peering: only certificates from the CA get through', async (t) => {
   const server = await startGrpcServer({
     listenOn: 'tcp://127.0.0.1:0',
-    services: [networkServiceBinding(chain([]), silentLogger())],
+    services: [networkServiceBinding(chain([{ name: 'peer-probe', request: async (ctx, r, next) => { seen.push(peerKey.get(ctx)!); return next.request(ctx, r); } }]), silentLogger())],
     credentials: mutualTlsServerCredentials({ caFile: serverCa, certFile: nodeB.cert, keyFile: nodeB.key, refreshIntervalMs: 100 }),
   });
   t.teardown(() => server.stop(100));
   const address = formatAddress(server.address);
+  const seen: Peer[] = [];
 
   const good = await NetworkServiceClient.dial(address, { credentials: mutualTlsChannelCredentials({ caFile: ca.cert, certFile: nodeA.cert, keyFile: nodeA.key }), dialTimeoutMs: 3000 });
   t.equal((await good.request(req, { timeoutMs: 3000 })).id, 'peer-1', 'a peer with a CA certificate is served');
+  t.match(seen[0]?.address, /^127\.0\.0\.1:\d+$/, 'the call context names the caller');
+  t.same(seen[0]?.certificate, new X509Certificate(readFileSync(nodeA.cert)).raw, 'the call context carries the caller\'s certificate');
   good.shutdown();
 
   const noCert = credentials.createSsl(readFileSync(ca.cert));
