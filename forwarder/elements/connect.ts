@@ -1,6 +1,6 @@
-import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError, isNsmError } from '../../sdk/errors.ts';
+import type { DialOptions } from '../../sdk/grpc/client.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
 import { endpointKey } from './roundrobin.ts';
@@ -9,17 +9,17 @@ import { endpointKey } from './roundrobin.ts';
 export class ChannelPool {
   readonly #clients = new Map<string, Promise<NetworkServiceClient>>();
   readonly #dialTimeoutMs: number;
-  readonly #credentials: ChannelCredentials | undefined;
+  readonly #dial: Pick<DialOptions, 'credentials' | 'channelOptions'>;
 
-  constructor(dialTimeoutMs: number, credentials?: ChannelCredentials) {
+  constructor(dialTimeoutMs: number, dial: Pick<DialOptions, 'credentials' | 'channelOptions'> = {}) {
     this.#dialTimeoutMs = dialTimeoutMs;
-    this.#credentials = credentials;
+    this.#dial = dial;
   }
 
   get(url: string): Promise<NetworkServiceClient> {
     let c = this.#clients.get(url);
     if (!c) {
-      c = NetworkServiceClient.dial(url, { dialTimeoutMs: this.#dialTimeoutMs, credentials: this.#credentials });
+      c = NetworkServiceClient.dial(url, { ...this.#dial, dialTimeoutMs: this.#dialTimeoutMs });
       c.catch(() => this.#clients.delete(url));
       this.#clients.set(url, c);
     }

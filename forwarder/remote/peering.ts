@@ -1,10 +1,10 @@
-import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import type { Element, NetworkServiceServer } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
-import { mutualTlsChannelCredentials, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
+import { mutualTlsDialOptions, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { Logger } from '../../sdk/log.ts';
 import type { Supported } from '../../sdk/negotiate.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
@@ -43,7 +43,7 @@ export function peerUrlOf(ip: string, port: number): string {
   return `tcp://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}`;
 }
 
-const channelCredentials = (tls?: MutualTlsFiles): ChannelCredentials => (tls ? mutualTlsChannelCredentials(tls) : credentials.createInsecure());
+const peerDialOptions = (tls?: MutualTlsFiles) => (tls ? mutualTlsDialOptions(tls) : { credentials: credentials.createInsecure() });
 
 export interface PeeringDeps {
   registry: RegistryBackend;
@@ -77,7 +77,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   });
   const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);
   const registry = localBypass(d.registry, url);
-  const peerPool = new ChannelPool(d.dialTimeoutMs, channelCredentials(o.tls));
+  const peerPool = new ChannelPool(d.dialTimeoutMs, peerDialOptions(o.tls));
   const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis: new VniAllocator(), adoption: d.adoption };
   const sw = remoteSwitch(registry,
     [tunnelClient(deps), connectToEndpoint(peerPool, registry, d.requestTimeoutMs)],

@@ -41,11 +41,18 @@ export function mutualTlsServerCredentials(files: MutualTlsFiles): ServerCredent
   return experimental.createCertificateProviderServerCredentials(p, p, true);
 }
 
+/** The TLS server name every peer is dialled with: an IP is not a valid one (RFC 6066). */
+export const PEER_SERVER_NAME = 'nsm-peer';
+
 /**
- * Client side of peering. Peers are dialled by IP and their certificates are issued per
- * DaemonSet, not per address, so trust is membership of the CA: the host name is not checked.
+ * Client side of peering, as dial options. Peers are dialled by IP and their certificates are
+ * issued per DaemonSet, not per address, so trust is membership of the CA: the host name is not
+ * checked, and the server name sent is PEER_SERVER_NAME rather than the IP.
  */
-export function mutualTlsChannelCredentials(files: MutualTlsFiles): ChannelCredentials {
+export function mutualTlsDialOptions(files: MutualTlsFiles): { credentials: ChannelCredentials; channelOptions: Record<string, string> } {
   const p = provider(files);
-  return experimental.createCertificateProviderChannelCredentials(p, p, { checkServerIdentity: () => undefined });
+  return {
+    credentials: experimental.createCertificateProviderChannelCredentials(p, p, { checkServerIdentity: () => undefined }),
+    channelOptions: { 'grpc.ssl_target_name_override': PEER_SERVER_NAME },
+  };
 }

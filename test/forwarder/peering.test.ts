@@ -6,7 +6,7 @@ import { Connection, vxlanMechanism } from '../../proto/api.ts';
 import { startForwarder } from '../../forwarder/server.ts';
 import { formatAddress } from '../../sdk/grpc/address.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
-import { mutualTlsChannelCredentials } from '../../sdk/grpc/tls.ts';
+import { mutualTlsDialOptions, PEER_SERVER_NAME } from '../../sdk/grpc/tls.ts';
 import { silentLogger } from '../../sdk/log.ts';
 import { openDirRegistry } from '../../sdk/registry/dir-backend.ts';
 import { makeCa, makeLeaf } from '../fixtures/certs.ts';
@@ -36,11 +36,11 @@ t.test('the peer port serves only forwarders holding a certificate from the CA',
   t.match(f.peering!.url, /^tcp:\/\/127\.0\.0\.1:\d+$/, 'the published URL is the tunnel address and the peer port');
   const address = formatAddress(f.peering!.server.address);
 
-  await t.rejects(NetworkServiceClient.dial(address, { credentials: credentials.createSsl(readFileSync(ca.cert)), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'no client certificate: refused');
-  await t.rejects(NetworkServiceClient.dial(address, { credentials: mutualTlsChannelCredentials({ caFile: ca.cert, certFile: rogue.cert, keyFile: rogue.key }), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a certificate from another CA: refused');
+  await t.rejects(NetworkServiceClient.dial(address, { credentials: credentials.createSsl(readFileSync(ca.cert)), channelOptions: { 'grpc.ssl_target_name_override': PEER_SERVER_NAME }, dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'no client certificate: refused');
+  await t.rejects(NetworkServiceClient.dial(address, { ...mutualTlsDialOptions({ caFile: ca.cert, certFile: rogue.cert, keyFile: rogue.key }), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a certificate from another CA: refused');
   await t.rejects(NetworkServiceClient.dial(address, { dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'plaintext: refused');
 
-  const peer = await NetworkServiceClient.dial(address, { credentials: mutualTlsChannelCredentials({ caFile: ca.cert, certFile: other.cert, keyFile: other.key }), dialTimeoutMs: 2000 });
+  const peer = await NetworkServiceClient.dial(address, { ...mutualTlsDialOptions({ caFile: ca.cert, certFile: other.cert, keyFile: other.key }), dialTimeoutMs: 2000 });
   t.teardown(() => peer.shutdown());
   await t.rejects(peer.request(request, { timeoutMs: 2000 }), { code: 'NOT_FOUND', message: /network service "nothing-here" is not registered/ }, 'a peer from the CA reaches the chain');
 });

@@ -11,7 +11,7 @@ import { peerKey, type Peer } from '../../../sdk/grpc/call-ctx.ts';
 import { NetworkServiceClient } from '../../../sdk/grpc/networkservice-client.ts';
 import { networkServiceBinding } from '../../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer } from '../../../sdk/grpc/server.ts';
-import { checkTlsFiles, mutualTlsChannelCredentials, mutualTlsServerCredentials } from '../../../sdk/grpc/tls.ts';
+import { checkTlsFiles, mutualTlsDialOptions, mutualTlsServerCredentials, PEER_SERVER_NAME } from '../../../sdk/grpc/tls.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { makeCa, makeLeaf } from '../../fixtures/certs.ts';
 import { sleep } from '../../fixtures/chain-probes.ts';
@@ -38,23 +38,29 @@ t.test('mutual TLS peering: only certificates from the CA get through', async (t
   const address = formatAddress(server.address);
   const seen: Peer[] = [];
 
-  const good = await NetworkServiceClient.dial(address, { credentials: mutualTlsChannelCredentials({ caFile: ca.cert, certFile: nodeA.cert, keyFile: nodeA.key }), dialTimeoutMs: 3000 });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => void process.off('warning', onWarning));
+  const good = await NetworkServiceClient.dial(address, { ...mutualTlsDialOptions({ caFile: ca.cert, certFile: nodeA.cert, keyFile: nodeA.key }), dialTimeoutMs: 3000 });
   t.equal((await good.request(req, { timeoutMs: 3000 })).id, 'peer-1', 'a peer with a CA certificate is served');
   t.match(seen[0]?.address, /^127\.0\.0\.1:\d+$/, 'the call context names the caller');
   t.same(seen[0]?.certificate, new X509Certificate(readFileSync(nodeA.cert)).raw, 'the call context carries the caller\'s certificate');
+  await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+  t.same(warnings, [], 'dialling a peer by IP sends no IP as the TLS server name (no DEP0123 warning)');
   good.shutdown();
 
   const noCert = credentials.createSsl(readFileSync(ca.cert));
-  await t.rejects(NetworkServiceClient.dial(address, { credentials: noCert, dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a peer without a client certificate is refused');
+  await t.rejects(NetworkServiceClient.dial(address, { credentials: noCert, channelOptions: { 'grpc.ssl_target_name_override': PEER_SERVER_NAME }, dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a peer without a client certificate is refused');
 
-  const rogueCreds = () => mutualTlsChannelCredentials({ caFile: ca.cert, certFile: rogue.cert, keyFile: rogue.key });
-  await t.rejects(NetworkServiceClient.dial(address, { credentials: rogueCreds(), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a certificate from another CA is refused');
+  const rogueCreds = () => mutualTlsDialOptions({ caFile: ca.cert, certFile: rogue.cert, keyFile: rogue.key });
+  await t.rejects(NetworkServiceClient.dial(address, { ...rogueCreds(), dialTimeoutMs: 1000 }), { code: 'UNAVAILABLE' }, 'a certificate from another CA is refused');
 
   writeFileSync(serverCa, readFileSync(ca.cert, 'utf8') + readFileSync(rogueCa.cert, 'utf8'));
   let accepted = false;
   for (let i = 0; i < 30 && !accepted; i++) {
     await sleep(200);
-    const c = await NetworkServiceClient.dial(address, { credentials: rogueCreds(), dialTimeoutMs: 500 }).catch(() => undefined);
+    const c = await NetworkServiceClient.dial(address, { ...rogueCreds(), dialTimeoutMs: 500 }).catch(() => undefined);
     if (c) {
       accepted = (await c.request(req, { timeoutMs: 2000 }).then(() => true, () => false));
       c.shutdown();
