@@ -14,7 +14,8 @@
  * (bench/grpc-load.ts); `--grpc-js` uses the product's client.
  *
  * Root only. Usage: npm run bench:connect [-- [--grpc-js] 100 500 1000]
- * BENCH_CPU_PROF=<dir> writes .cpuprofile files of the forwarder and the endpoint there.
+ * BENCH_CPU_PROF=<dir> writes .cpuprofile files of the forwarder and the endpoint there;
+ * BENCH_NODE_FLAGS='--flag ...' starts both with those node flags.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
