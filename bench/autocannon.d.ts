@@ -18,6 +18,7 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     overallRate?: number;
+    requests?: Array<{ setupRequest?: (req: { body?: string }) => { body?: string } }>;
   }
   export default function autocannon(opts: Options): Promise<Result>;
 }

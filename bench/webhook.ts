@@ -17,6 +17,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const RATE = 500;
 
+const TOKEN_VOLUME = 'kube-api-access-abcde';
+let podsSent = 0;
+/** The review for the next pod: each pod's service account token volume has its own random suffix, as in a cluster. */
+const nextPod = (body: string) => body.replaceAll(TOKEN_VOLUME, `kube-api-access-${(podsSent++).toString(36).padStart(5, '0')}`);
+
 /** A pod as a ReplicaSet controller creates it, with a realistic amount of env, mounts and labels. */
 function review(): string {
   const env = Array.from({ length: 20 }, (_, i) => ({ name: `APP_SETTING_${i}`, value: `value-${i}-${'x'.repeat(20)}` }));
@@ -26,7 +31,7 @@ function review(): string {
     ports: [{ containerPort: 8080, protocol: 'TCP' }],
     env,
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-    volumeMounts: [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+    volumeMounts: [{ name: TOKEN_VOLUME, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
     readinessProbe: { httpGet: { path: '/ready', port: 8080 }, periodSeconds: 5 },
   });
   return JSON.stringify({
@@ -51,7 +56,7 @@ function review(): string {
         },
         spec: {
           containers: [container('checkout'), container('envoy')],
-          volumes: [{ name: 'kube-api-access-abcde', projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }],
+          volumes: [{ name: TOKEN_VOLUME, projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } }] } }],
           serviceAccountName: 'checkout',
         },
       },
@@ -79,7 +84,10 @@ function serverCpu(server: Servers): Promise<number> {
 async function throughput(server: { child: Servers; port: number }, body: string) {
   const { child, port } = server;
   const cpu0 = await serverCpu(child);
-  const r = await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_S });
+  const r = await autocannon({
+    url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_S,
+    requests: [{ setupRequest: (req) => ({ ...req, body: nextPod(body) }) }],
+  });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`port ${port}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   const cpuUs = (await serverCpu(child)) - cpu0;
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuPerReq: cpuUs / r.requests.total };
@@ -110,7 +118,7 @@ async function fixedRate(port: number, ca: Buffer, body: string): Promise<{ p50:
         res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`status ${res.statusCode}`))));
       });
       req.on('error', reject);
-      req.end(body);
+      req.end(nextPod(body));
     });
   for (let i = 0; i < 200; i++) await once();
   const latencies: Promise<number>[] = [];

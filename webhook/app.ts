@@ -34,29 +34,15 @@ interface ReviewBody {
   request: AdmissionRequest;
 }
 
-/** `,"allowed":true,"patchType":"JSONPatch","patch":"..."}}` per patch; the patches come from the decision cache, so few. */
-const patchTails = new Map<string, string>();
-const PATCH_TAILS_LIMIT = 512;
-
-function patchTail(patchBase64: string): string {
-  let tail = patchTails.get(patchBase64);
-  if (tail === undefined) {
-    tail = `,"allowed":true,"patchType":"JSONPatch","patch":${JSON.stringify(patchBase64)}}}`;
-    if (patchTails.size >= PATCH_TAILS_LIMIT) patchTails.delete(patchTails.keys().next().value as string);
-    patchTails.set(patchBase64, tail);
-  }
-  return tail;
-}
-
 /**
- * The AdmissionReview reply as JSON text. An injection's reply is mostly the base64 patch, the same
- * for pods of one shape: that part is kept and only the head (apiVersion, uid) is serialised. One
- * string, so the response headers and body leave in one write.
+ * The AdmissionReview reply as JSON text. An injection's reply is mostly the base64 patch, which
+ * needs no JSON escaping (its alphabet is letters, digits, `+`, `/` and `=`), so it is quoted as is.
+ * One string, so the response headers and body leave in one write.
  */
 function replyBody(apiVersion: string, response: AdmissionResponse): string {
   const { uid, allowed, patchType, patch, status, warnings } = response;
   if (allowed && patchType === 'JSONPatch' && patch !== undefined && status === undefined && warnings === undefined) {
-    return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)}${patchTail(patch)}`;
+    return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true,"patchType":"JSONPatch","patch":"${patch}"}}`;
   }
   return JSON.stringify({ ...admissionReview(response), apiVersion });
 }

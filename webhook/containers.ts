@@ -61,14 +61,15 @@ function initName(image: string): string {
   return base.endsWith('-init') ? base : `${base}-init`;
 }
 
-interface PartNames {
+export interface PartNames {
   socketVolume: string;
   connectionsVolume: string;
   init: string;
   sidecar: string;
 }
 
-function partNames(input: PartsInput): PartNames {
+/** The names the injected parts take: the usual ones, made unique against those the pod has. */
+export function partNames(input: Pick<PartsInput, 'config' | 'takenContainerNames' | 'takenVolumeNames'>): PartNames {
   const { config } = input;
   return {
     socketVolume: uniqueName(SOCKET_VOLUME, input.takenVolumeNames),

@@ -1,5 +1,5 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
-import { cachedParts } from './containers.ts';
+import { cachedParts, partNames } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
@@ -129,8 +129,7 @@ function build(
     urls,
     psa: psaLevel(ns),
     native,
-    takenContainerNames: new Set([...names(spec.initContainers), ...names(spec.containers), ...names(spec.ephemeralContainers)]),
-    takenVolumeNames: new Set(names(spec.volumes)),
+    ...takenNames(spec),
   });
   const specAt = [...at, 'spec'];
   builder.append([...specAt, 'initContainers'], parts.initContainers, json.initContainers);
@@ -165,7 +164,7 @@ function build(
  * - the injected parts depend on the configuration (one cache per configuration object), the services
  *   value (the URLs are parsed from it), the PSA level, native mode, and the names picked by
  *   `uniqueName`, which depend only on the container names (init, app, ephemeral) and volume names
- *   already taken: all are in the fingerprint, the names verbatim;
+ *   already taken: the picked names are in the fingerprint;
  * - every choice `PatchBuilder` makes is whether a value on an operation's path is an object or an
  *   array (append with `/-` or add whole, and how deep to nest): the fingerprint records that for
  *   spec, spec.initContainers, spec.containers and each of its items, each app container's
@@ -224,12 +223,19 @@ function fingerprint(
   } else {
     key += '|-';
   }
-  // Names taken: every container and volume name, verbatim.
-  for (const list of [spec.initContainers, containers, spec.ephemeralContainers, spec.volumes]) {
-    key += '|';
-    if (Array.isArray(list)) for (const item of list) if (isObject(item) && typeof item.name === 'string') key += `${item.name.length}:${item.name}`;
-  }
+  // The names the parts take, not those the pod has: a pod's own names (the service account token
+  // volume has a random suffix) matter only through the names they leave for ours.
+  const picked = partNames({ config, ...takenNames(spec) });
+  for (const name of [picked.init, picked.sidecar, picked.socketVolume, picked.connectionsVolume]) key += `|${name.length}:${name}`;
   return key;
+}
+
+/** The container and volume names a pod spec already uses. */
+function takenNames(spec: JsonObject): { takenContainerNames: Set<string>; takenVolumeNames: Set<string> } {
+  return {
+    takenContainerNames: new Set([...names(spec.initContainers), ...names(spec.containers), ...names(spec.ephemeralContainers)]),
+    takenVolumeNames: new Set(names(spec.volumes)),
+  };
 }
 
 interface CachedInjection {
@@ -247,7 +253,7 @@ interface CachedInjection {
  * patch is before it is sent; an operation that does not apply throws, and the caller builds the
  * decision afresh.
  */
-class ReusedInjection {
+export class ReusedInjection {
   readonly kind = 'inject';
   readonly patch: string;
   readonly patchBase64: string;

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
-import { injectPod } from '../../webhook/inject.ts';
+import { injectPod, ReusedInjection } from '../../webhook/inject.ts';
 import { escapePointerSegment } from '../../webhook/json-patch.ts';
 import { testConfig } from '../fixtures/webhook/config.ts';
 import { applyOps, validatePod } from '../fixtures/webhook/harness.ts';
@@ -107,6 +107,7 @@ t.test('cached decisions: a pod of a shape seen before gets exactly the operatio
     (p) => { delete p.spec.volumes; },
     (p) => { delete p.spec.initContainers; },
     (p) => { p.spec.initContainers = []; },
+    (p) => { for (const v of p.spec.volumes ?? []) if (v && typeof v.name === 'string') v.name += '-x7k2q'; },
   ];
   fc.assert(
     fc.property(fc.boolean(), podArb(key), fc.array(fc.nat(perturbations.length - 1), { maxLength: 4 }), (native, pod, steps) => {
@@ -134,6 +135,23 @@ t.test('cached decisions: a pod of a shape seen before gets exactly the operatio
     { numRuns: 300 },
   );
   t.pass('300 pods with variants');
+});
+
+t.test('cached decisions: pods that differ only in their token volume\'s random suffix share one', async (t) => {
+  const config = testConfig({}, false);
+  const ns = { name: 'shop', labels: {}, annotations: {} };
+  const pod = (suffix: string) => ({
+    metadata: { annotations: { 'networkservicemesh.io': 'kernel://payments/nsm-1' } },
+    spec: {
+      containers: [{ name: 'app', image: 'app:1', volumeMounts: [{ name: `kube-api-access-${suffix}`, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+      volumes: [{ name: `kube-api-access-${suffix}`, projected: { sources: [] } }],
+    },
+  });
+  const first = injectPod(pod('abcde'), ns, config);
+  const second = injectPod(pod('fghij'), ns, config);
+  t.equal(first.kind, 'inject');
+  t.ok(second instanceof ReusedInjection, 'the second pod reuses the first one\'s decision');
+  t.equal(second.kind === 'inject' && second.patch, first.kind === 'inject' && first.patch, 'with the same operations');
 });
 
 t.test('pointer escaping: ~ before /', async (t) => {
