@@ -35,7 +35,8 @@ export function keepRegistered(o: EndpointOptions): Registration {
   let timer: NodeJS.Timeout | undefined;
   let client: RegistryClient | undefined;
   let unwatch: (() => void) | undefined;
-  let servicesRegistered = false;
+  /** The connection the services were registered on. */
+  let servicesOn: RegistryClient | undefined;
   let running = false;
   let lostWhileRunning = false;
   const nse = endpointRegistration(o);
@@ -52,7 +53,6 @@ export function keepRegistered(o: EndpointOptions): Registration {
     unwatch = undefined;
     client?.channel.close();
     client = undefined;
-    servicesRegistered = false;
   };
   const lost = () => {
     o.log.info({ connectTo: o.connectTo }, 'lost the connection to the forwarder; registering again once it answers');
@@ -60,18 +60,22 @@ export function keepRegistered(o: EndpointOptions): Registration {
     if (running) lostWhileRunning = true;
     else schedule(0);
   };
+  const connect = async (): Promise<RegistryClient> => {
+    const c = new RegistryClient(await dial(o.connectTo, { dialTimeoutMs: o.dialTimeoutMs }));
+    client = c;
+    unwatch = whenDisconnected(c.channel, lost);
+    return c;
+  };
   const once = async (): Promise<number> => {
-    if (!client) {
-      client = new RegistryClient(await dial(o.connectTo, { dialTimeoutMs: o.dialTimeoutMs }));
-      unwatch = whenDisconnected(client.channel, lost);
-    }
+    // This run's client: `lost` may drop the shared one while a call is out.
+    const c = client ?? (await connect());
     // Services once per connection to the forwarder, not on every refresh: a refresh must not
     // overwrite what was changed on the NetworkService since (e.g. its matches).
-    if ((o.registerServices ?? true) && !servicesRegistered) {
-      for (const s of o.services) await client.registerService(RegistryNetworkService.fromPartial({ name: s, payload: o.payload }), { timeoutMs: 5000 });
-      servicesRegistered = true;
+    if ((o.registerServices ?? true) && servicesOn !== c) {
+      for (const s of o.services) await c.registerService(RegistryNetworkService.fromPartial({ name: s, payload: o.payload }), { timeoutMs: 5000 });
+      servicesOn = c;
     }
-    const registered = await client.registerEndpoint(nse, { timeoutMs: 5000 });
+    const registered = await c.registerEndpoint(nse, { timeoutMs: 5000 });
     const left = (registered.expirationTime?.getTime() ?? Date.now() + 60_000) - Date.now();
     return Math.max(200, left / 3);
   };
