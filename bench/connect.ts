@@ -61,6 +61,9 @@ function inodeUrl(name: string): string {
   return formatInodeUrl({ dev: s.dev, ino: s.ino });
 }
 
+/** BENCH_NODE_FLAGS: node flags for the forwarder and endpoint, e.g. `--single-threaded-gc`. */
+const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+
 function start(ns: string, args: string[], env: Record<string, string>): ChildProcess {
   const prof = process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(process.env.BENCH_CPU_PROF, args[0])}` } : {};
   const c = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeFlags, NSM, ...args], { env: { ...process.env, NSM_LOG_LEVEL: 'error', ...prof, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -68,10 +71,10 @@ function start(ns: string, args: string[], env: Record<string, string>): ChildPr
   return c;
 }
 
-/** BENCH_NODE_FLAGS: node flags for the forwarder and endpoint, e.g. `--single-threaded-gc`. */
-const nodeFlags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-
-const statOf = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+const statOf = (pid: number | string) => {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return text.slice(text.lastIndexOf(') ') + 2).split(' ');
+};
 const ticks = (f: string[], from: number, to: number) => f.slice(from - 3, to - 2).reduce((a, x) => a + Number(x), 0) / 100;
 /** CPU seconds (user + system) of a process itself and of all its children, ended or running. */
 function cpuS(pid: number): { own: number; children: number } {
@@ -86,11 +89,14 @@ function cpuS(pid: number): { own: number; children: number } {
   }
   return { own: ticks(f, 14, 15), children };
 }
-/** Machine-wide CPU ticks: busy and total (all cores). */
+/**
+ * Machine-wide CPU ticks from /proc/stat: busy (user, nice, system, irq, softirq) and total (those
+ * plus idle, iowait and steal; guest time is already inside user and nice).
+ */
 function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, x) => a + x, 0);
-  return { busy: total - f[3] - f[4], total };
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return { busy, total: busy + idle + iowait + steal };
 }
 const busyShare = (from: { busy: number; total: number }) => {
   const to = machineTicks();
@@ -101,7 +107,6 @@ const endedChildrenS = () => ticks(statOf('self'), 16, 17);
 
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const median = (xs: number[]) => pct(xs, 0.5);
 
 async function pool<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
@@ -172,7 +177,7 @@ async function mesh(n: number, round: number, grpcJs: boolean) {
   const me = process.cpuUsage(cpu0.me);
   const [fwd1, nse1] = [cpuS(fwd.pid!), cpuS(nse.pid!)];
   const perConn = (s: number) => s * 1000 / n;
-  const cpuMs = { fwd: perConn(fwd1.own - cpu0.fwd.own), ip: perConn(fwd1.children - cpu0.fwd.children), nse: perConn(nse1.own + nse1.children - cpu0.nse.own - cpu0.nse.children), client: (me.user + me.system) / 1000 / n };
+  const cpuMs = { fwd: perConn(fwd1.own - cpu0.fwd.own), ip: perConn(fwd1.children - cpu0.fwd.children), nse: perConn(nse1.own + nse1.children - cpu0.nse.own - cpu0.nse.children), client: perConn((me.user + me.system) / 1e6) };
   await sleep(200);
   const rssAfter = rssKb(fwd.pid!);
   const c0 = performance.now();

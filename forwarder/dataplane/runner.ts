@@ -24,7 +24,7 @@ export interface RunOptions {
  */
 export interface KernelRunner {
   run(netns: Netns, commands: string[], options?: RunOptions): Promise<void>;
-  links(netns: Netns, filter?: string[]): Promise<LinkInfo[]>;
+  links(netns: Netns): Promise<LinkInfo[]>;
 }
 
 export interface LinkInfo {
@@ -261,8 +261,8 @@ export class IpBatchRunner implements KernelRunner {
     if (this.#slots.get(slot.netns.key) === slot) this.#slots.delete(slot.netns.key);
   }
 
-  async links(netns: Netns, filter: string[] = []): Promise<LinkInfo[]> {
-    const r = await exec(netns, ['-j', '-d', 'link', 'show', ...filter], '');
+  async links(netns: Netns): Promise<LinkInfo[]> {
+    const r = await exec(netns, ['-j', '-d', 'link', 'show'], '');
     if (r.code !== 0) throw new NsmError('INTERNAL', `ip link show in ${netns.path || 'the node namespace'} failed: ${r.stderr.trim()}`);
     return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout) as LinkInfo[];
   }

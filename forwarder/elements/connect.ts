@@ -1,6 +1,6 @@
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError, isNsmError } from '../../sdk/errors.ts';
-import type { DialOptions } from '../../sdk/grpc/client.ts';
+import type { ChannelSecurity } from '../../sdk/grpc/client.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
 import { endpointKey } from './roundrobin.ts';
@@ -9,9 +9,9 @@ import { endpointKey } from './roundrobin.ts';
 export class ChannelPool {
   readonly #clients = new Map<string, Promise<NetworkServiceClient>>();
   readonly #dialTimeoutMs: number;
-  readonly #dial: Pick<DialOptions, 'credentials' | 'channelOptions'>;
+  readonly #dial: ChannelSecurity;
 
-  constructor(dialTimeoutMs: number, dial: Pick<DialOptions, 'credentials' | 'channelOptions'> = {}) {
+  constructor(dialTimeoutMs: number, dial: ChannelSecurity = {}) {
     this.#dialTimeoutMs = dialTimeoutMs;
     this.#dial = dial;
   }

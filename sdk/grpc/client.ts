@@ -13,6 +13,9 @@ export interface DialOptions {
   channelOptions?: Record<string, string | number>;
 }
 
+/** How to reach a peer, apart from timing: what a pool of channels to one kind of peer shares. */
+export type ChannelSecurity = Pick<DialOptions, 'credentials' | 'channelOptions'>;
+
 /** A channel to one address; `target` is the address as the user wrote it, for messages. */
 export interface Channel {
   readonly client: Client;

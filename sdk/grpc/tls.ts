@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
-import { experimental, type ChannelCredentials, type ServerCredentials } from '@grpc/grpc-js';
+import { experimental, type ServerCredentials } from '@grpc/grpc-js';
 import { NsmError } from '../errors.ts';
+import type { ChannelSecurity } from './client.ts';
 
 export interface MutualTlsFiles {
   caFile: string;
@@ -49,7 +50,7 @@ export const PEER_SERVER_NAME = 'nsm-peer';
  * issued per DaemonSet, not per address, so trust is membership of the CA: the host name is not
  * checked, and the server name sent is PEER_SERVER_NAME rather than the IP.
  */
-export function mutualTlsDialOptions(files: MutualTlsFiles): { credentials: ChannelCredentials; channelOptions: Record<string, string> } {
+export function mutualTlsDialOptions(files: MutualTlsFiles): ChannelSecurity {
   const p = provider(files);
   return {
     credentials: experimental.createCertificateProviderChannelCredentials(p, p, { checkServerIdentity: () => undefined }),
