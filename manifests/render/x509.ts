@@ -4,7 +4,7 @@
 // extended key usage serverAuth + clientAuth, basic constraints, DNS and IP subject alternative names.
 
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import { ipBytes } from '../../sdk/ip.ts';
 
 export interface KeyPair {
   cert: string;
@@ -69,16 +69,10 @@ function ext(id: string, critical: boolean, value: Buffer): Buffer {
   return seq(oid(id), ...(critical ? [tlv(0x01, Buffer.from([0xff]))] : []), tlv(0x04, value));
 }
 
-function ipBytes(ip: string): Buffer {
-  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
-  if (isIP(ip) === 6) {
-    const [head = '', tail = ''] = ip.includes('::') ? ip.split('::') : [ip, ''];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-    return Buffer.from(groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]));
-  }
-  throw new Error(`invalid IP address "${ip}"`);
+function addressBytes(ip: string): Buffer {
+  const bytes = ipBytes(ip);
+  if (bytes === undefined) throw new Error(`invalid IP address "${ip}"`);
+  return Buffer.from(bytes);
 }
 
 const SHA256_RSA = seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
@@ -113,7 +107,7 @@ export function createCertificate(o: CertOptions): KeyPair {
   const keyUsage = o.isCA ? bitString(Buffer.from([0xa4]), 2) : bitString(Buffer.from([0xa0]), 5);
   const sans = [
     ...(o.dnsNames ?? []).map((d) => tlv(0x82, Buffer.from(d, 'ascii'))),
-    ...(o.ips ?? []).map((ip) => tlv(0x87, ipBytes(ip))),
+    ...(o.ips ?? []).map((ip) => tlv(0x87, addressBytes(ip))),
   ];
   const extensions = [
     ext('2.5.29.15', true, keyUsage),

@@ -67,9 +67,9 @@ t.test('genSignedCert refuses a CA that genCA did not make', async (t) => {
 });
 
 t.test('IPv6 SANs and validity past 2049', async (t) => {
-  const c = createCertificate({ cn: 'x', days: 3650, isCA: false, ips: ['::1', 'fd00::1:2', '::', '1:2:3:4:5:6:7:8'], now: new Date('2045-01-01T00:00:00Z') });
+  const c = createCertificate({ cn: 'x', days: 3650, isCA: false, ips: ['::1', 'fd00::1:2', '::', '1:2:3:4:5:6:7:8', '::ffff:10.0.0.1'], now: new Date('2045-01-01T00:00:00Z') });
   const cert = new X509Certificate(c.cert);
-  t.equal(cert.subjectAltName, 'IP Address:0:0:0:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:1:2, IP Address:0:0:0:0:0:0:0:0, IP Address:1:2:3:4:5:6:7:8');
+  t.equal(cert.subjectAltName, 'IP Address:0:0:0:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:1:2, IP Address:0:0:0:0:0:0:0:0, IP Address:1:2:3:4:5:6:7:8, IP Address:0:0:0:0:0:FFFF:A00:1');
   t.equal(new Date(cert.validTo).getUTCFullYear(), 2054, 'GeneralizedTime after 2049');
   t.throws(() => createCertificate({ cn: 'x', days: 0.5, isCA: true }), /positive integer/);
 });
