@@ -8,10 +8,22 @@ export const tail: NetworkServiceServer = {
   close: async () => {},
 };
 
+/** Calls `f`; an `f` that throws before returning its promise gives a rejected one instead. */
+function promised<A, B, C, R>(f: (a: A, b: B, c: C) => Promise<R>, a: A, b: B, c: C): Promise<R> {
+  try {
+    return f(a, b, c);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Every call through a chain returns a promise, whatever an element does. */
 function bind(element: Element, next: NetworkServiceServer): NetworkServiceServer {
+  const request = element.request?.bind(element);
+  const close = element.close?.bind(element);
   return {
-    request: element.request ? (ctx, req) => element.request!(ctx, req, next) : (ctx, req) => next.request(ctx, req),
-    close: element.close ? (ctx, conn) => element.close!(ctx, conn, next) : (ctx, conn) => next.close(ctx, conn),
+    request: request ? (ctx, req) => promised(request, ctx, req, next) : (ctx, req) => next.request(ctx, req),
+    close: close ? (ctx, conn) => promised(close, ctx, conn, next) : (ctx, conn) => next.close(ctx, conn),
   };
 }
 

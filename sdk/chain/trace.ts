@@ -42,16 +42,7 @@ export function traced(element: Element): Element {
 
   return {
     name,
-    request: (ctx, req, next) => (ctx.log.isLevelEnabled('debug') ? tracedRequest(ctx, req, next) : promised(request, ctx, req, next)),
-    close: (ctx, conn, next) => (ctx.log.isLevelEnabled('debug') ? tracedClose(ctx, conn, next) : promised(close, ctx, conn, next)),
+    request: (ctx, req, next) => (ctx.log.isLevelEnabled('debug') ? tracedRequest(ctx, req, next) : request(ctx, req, next)),
+    close: (ctx, conn, next) => (ctx.log.isLevelEnabled('debug') ? tracedClose(ctx, conn, next) : close(ctx, conn, next)),
   };
-}
-
-/** Calls `f`; an `f` that throws before returning its promise gives a rejected one instead. */
-function promised<A, B, C, R>(f: (a: A, b: B, c: C) => Promise<R>, a: A, b: B, c: C): Promise<R> {
-  try {
-    return f(a, b, c);
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }

@@ -118,18 +118,20 @@ t.test('chains can be built without tracing', async (t) => {
   t.same(log, ['a>', '<a']);
 });
 
-t.test('an element that throws before returning a promise still rejects, with debug on or off', async (t) => {
+t.test('an element that throws before returning a promise still rejects, with debug on or off, traced or not', async (t) => {
   const sync: Element = {
     name: 'sync',
     request: () => { throw new Error('thrown at once'); },
     close: () => { throw new Error('close thrown at once'); },
   };
-  for (const level of ['info', 'debug'] as const) {
-    const c = chain([sync]);
-    const log = pino({ level }, { write: () => {} });
-    const pending = c.request(newCtx(log), req('x'));
-    t.ok(pending instanceof Promise, `${level}: a promise`);
-    await t.rejects(pending, /thrown at once/);
-    await t.rejects(c.close(newCtx(log), Connection.fromPartial({ id: 'x' })), /close thrown at once/);
+  for (const trace of [true, false]) {
+    for (const level of ['info', 'debug'] as const) {
+      const c = chain([sync], { trace });
+      const log = pino({ level }, { write: () => {} });
+      const pending = c.request(newCtx(log), req('x'));
+      t.ok(pending instanceof Promise, `${level}, trace ${trace}: a promise`);
+      await t.rejects(pending, /thrown at once/);
+      await t.rejects(c.close(newCtx(log), Connection.fromPartial({ id: 'x' })), /close thrown at once/);
+    }
   }
 });
