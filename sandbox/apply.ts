@@ -4,7 +4,7 @@ import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
-import { parseDocuments } from '../webhook/inject-command.ts';
+import { parseDocuments } from '../webhook/manifests.ts';
 import { injectPod } from './inject-pod.ts';
 import { forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
 

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { injectionEnv } from './env.ts';
 import { injectionConfigFromEnv } from './injection-config.ts';
-import { injectManifest } from './manifests.ts';
+import { injectManifest, parseDocuments } from './manifests.ts';
 import { namespaceInfo, type NamespaceInfo } from './namespace-info.ts';
 
 async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<string> {
@@ -20,17 +20,6 @@ async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<st
   const chunks: Buffer[] = [];
   for await (const c of stdin) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Every non-empty YAML (or JSON) document of the text, in order. */
-export function parseDocuments(text: string, source: string): unknown[] {
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) return [];
-  return docs.flatMap((d, i) => {
-    if (d.errors.length > 0) throw new NsmError('INVALID_ARGUMENT', `${source}: document ${i + 1} is not valid YAML: ${d.errors[0].message}`);
-    const v: unknown = d.toJS();
-    return v === null || v === undefined ? [] : [v];
-  });
 }
 
 /** Namespaces by name; a file with a single namespace also applies to objects that name none. */

@@ -1,9 +1,22 @@
+import { parseAllDocuments } from 'yaml';
+import { NsmError } from '../sdk/errors.ts';
 import { injectPod, type Decision } from './inject.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { isObject, type JsonObject } from './json-patch.ts';
 import { emptyNamespace, type NamespaceInfo } from './namespace-info.ts';
 
 const TEMPLATE = ['spec', 'template'];
+
+/** Every non-empty YAML (or JSON) document of the text, in order. */
+export function parseDocuments(text: string, source: string): unknown[] {
+  const docs = parseAllDocuments(text);
+  if (!Array.isArray(docs)) return [];
+  return docs.flatMap((d, i) => {
+    if (d.errors.length > 0) throw new NsmError('INVALID_ARGUMENT', `${source}: document ${i + 1} is not valid YAML: ${d.errors[0].message}`);
+    const v: unknown = d.toJS();
+    return v === null || v === undefined ? [] : [v];
+  });
+}
 
 /** Where the pod spec sits in an object of this kind, or undefined for kinds that hold no pod. */
 export function podPath(obj: JsonObject): string[] | undefined {
