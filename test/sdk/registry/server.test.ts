@@ -10,6 +10,7 @@ import { silentLogger } from '../../../sdk/log.ts';
 import { RegistryClient } from '../../../sdk/registry/client.ts';
 import { openDirRegistry } from '../../../sdk/registry/dir-backend.ts';
 import { registryBindings } from '../../../sdk/registry/server.ts';
+import { within } from '../../fixtures/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsm-registry-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,14 +47,15 @@ t.test('Find with watch: initial state, then updates and deletes of what this st
       // the abort ends the stream
     }
   })();
-  await new Promise((r) => setTimeout(r, 100));
+  await within(5000, () => events.length === 1); // the stream is open: the initial state came
   await client.registerEndpoint(nse('other', 'elsewhere'));
   await client.unregisterEndpoint(nse('other', 'elsewhere'));
   await client.registerEndpoint(nse('b', 'svc'));
   await client.unregisterEndpoint(nse('a', 'svc'));
   await client.unregisterEndpoint(nse('b', 'svc'));
-  await Promise.race([reading, new Promise((r) => setTimeout(r, 5000))]);
+  await within(5000, () => events.length === 4);
   controller.abort();
+  await reading;
   t.same(events.map((e) => [e.networkServiceEndpoint?.name, e.deleted]), [['a', false], ['b', false], ['a', true], ['b', true]],
     'objects of other services, and their deletes, are not sent');
 });

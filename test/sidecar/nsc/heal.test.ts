@@ -10,6 +10,7 @@ import { startGrpcServer, type RunningGrpcServer } from '../../../sdk/grpc/serve
 import { silentLogger } from '../../../sdk/log.ts';
 import { dialer, firstRequest, readConnection, requestWithRetry } from '../../../sidecar/nsc/client.ts';
 import { keepAlive } from '../../../sidecar/nsc/run-command.ts';
+import { within } from '../../fixtures/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsm-heal-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,11 +47,6 @@ class ScriptedForwarder {
     await this.#server?.stop(100);
     this.#server = undefined;
   }
-}
-
-async function within(ms: number, what: () => boolean): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (what()) return true;
-  return what();
 }
 
 const url = parseNsUrl('kernel://svc/nsm-1');

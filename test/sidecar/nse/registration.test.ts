@@ -8,6 +8,7 @@ import { openDirRegistry } from '../../../sdk/registry/dir-backend.ts';
 import { registryBindings } from '../../../sdk/registry/server.ts';
 import type { EndpointOptions } from '../../../sidecar/nse/endpoint.ts';
 import { keepRegistered } from '../../../sidecar/nse/registration.ts';
+import { within } from '../../fixtures/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsm-registration-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,11 +26,6 @@ async function forwarderRegistry(name: string) {
       await backend.close();
     },
   };
-}
-
-async function within(ms: number, what: () => boolean): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (what()) return true;
-  return what();
 }
 
 t.test('after the forwarder restarts, the endpoint registers again at once, not at its next refresh', async (t) => {
