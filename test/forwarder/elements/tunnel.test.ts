@@ -172,10 +172,14 @@ t.test('a restarted forwarder adopts its tunnel ends and keeps their VNIs taken 
   const runnerB = new RecordingRunner();
   const vnisA = new VniAllocator();
   const vnisB = new VniAllocator();
-  const found = new Set(['conn-1']);
-  const adoption = { owner: '', claim: (id: string) => (found.delete(id) ? [] : undefined) } as unknown as AdoptionTable;
+  // Each node's previous forwarder left its end of conn-1.
+  const leftBehind = () => {
+    const found = new Set(['conn-1']);
+    return { owner: '', claim: (id: string) => (found.delete(id) ? [] : undefined) } as unknown as AdoptionTable;
+  };
+  const adoption = leftBehind();
   const b = node('192.168.0.2');
-  const sideB = chain([metadata(), negotiateMechanism([...FORWARDER_SUPPORTS, ...supportedTunnels(b)]), tunnelEndpoint({ runner: runnerB, resolver: netns, tunnels: b, vnis: vnisB }), fakeEndpoint().element], { trace: false });
+  const sideB = chain([metadata(), negotiateMechanism([...FORWARDER_SUPPORTS, ...supportedTunnels(b)]), tunnelEndpoint({ runner: runnerB, resolver: netns, tunnels: b, vnis: vnisB, adoption: leftBehind() }), fakeEndpoint().element], { trace: false });
   const toB: Element = { name: 'peer', request: (ctx, req) => sideB.request(ctx, req), close: (ctx, conn) => sideB.close(ctx, conn) };
   const sideA = chain([metadata(), negotiateMechanism(), tunnelClient({ runner: runnerA, resolver: netns, tunnels: node('192.168.0.1'), vnis: vnisA, adoption }), toB], { trace: false });
   const conn = await sideA.request(newCtx(silentLogger()), {
@@ -186,4 +190,6 @@ t.test('a restarted forwarder adopts its tunnel ends and keeps their VNIs taken 
   const vni = Number(conn.context?.extraContext.tunnel_vni);
   t.ok(vni > 0, 'the connection reports its VNI');
   t.notOk(vnisA.reserve(vni), 'the adopted VNI is taken on the client node');
+  t.same([...runnerB.commandsIn('node'), ...runnerB.commandsIn('ns200')], [], 'the endpoint end is adopted, not created again');
+  t.notOk(vnisB.reserve(vni), 'and the VNI is taken on the endpoint node');
 });
