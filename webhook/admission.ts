@@ -53,8 +53,7 @@ export function reviewAdmission(request: AdmissionRequest, namespaceOf: Namespac
   if (!isPodCreate(request)) {
     return { response: { uid, allowed: true }, outcome: { decision: 'skipped', reason: 'not-a-pod-create' }, pod };
   }
-  // The request was parsed for this review alone, so its pod is ours to apply a reused patch to.
-  const decision = injectPod(object as JsonObject, namespaceOf(namespace), config, { owned: true });
+  const decision = injectPod(object as JsonObject, namespaceOf(namespace), config);
   switch (decision.kind) {
     case 'skip': {
       const response: AdmissionResponse = { uid, allowed: true };

@@ -42,11 +42,6 @@ export interface InjectOptions {
   fallbackToNamespace?: boolean;
   /** Reuse decisions for pods of the same shape (see `fingerprint`); true unless a test compares. */
   cache?: boolean;
-  /**
-   * The caller owns `doc` (it parsed it for this one decision): a reused decision is applied to it
-   * in place instead of to a copy of it. Fresh decisions are built on a copy either way.
-   */
-  owned?: boolean;
 }
 
 const names = (list: unknown): string[] =>
@@ -80,7 +75,7 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
     const native = nativeFor(pod, config);
     if (typeof native === 'boolean') {
       key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
-      const hit = reuse(config, key, doc, options.owned ?? false);
+      const hit = reuse(config, key, doc);
       if (hit) return hit;
     }
   }
@@ -262,13 +257,13 @@ export class ReusedInjection {
   readonly record: InjectionRecord;
   readonly patched: JsonObject;
 
-  constructor(entry: CachedInjection, doc: JsonObject, owned: boolean) {
+  constructor(entry: CachedInjection, doc: JsonObject) {
     this.patch = entry.patch;
     this.patchBase64 = entry.patchBase64;
     this.source = entry.source;
     this.native = entry.native;
     this.record = entry.record;
-    this.patched = owned ? entry.plan.applyInPlace(doc) : entry.plan.apply(doc);
+    this.patched = entry.plan.apply(doc);
   }
 
   get ops(): AddOperation[] {
@@ -290,12 +285,12 @@ function decisionCache(config: InjectionConfig): Map<string, CachedInjection> {
 }
 
 /** The cached decision for `key`, applied to this pod. */
-function reuse(config: InjectionConfig, key: string, doc: JsonObject, owned: boolean): Decision | undefined {
+function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
   const cache = decisionCache(config);
   const entry = cache.get(key);
   if (entry === undefined) return undefined;
   try {
-    return new ReusedInjection(entry, doc, owned);
+    return new ReusedInjection(entry, doc);
   } catch {
     cache.delete(key);
     return undefined;

@@ -65,32 +65,12 @@ export class ReplayPlan {
     applyAt(this.#root, copy);
     return copy;
   }
-
-  /**
-   * Applies the operations to `doc` itself, for a caller that owns it (a copy it parsed). Every
-   * parent is found before anything is changed, so a plan that does not fit throws with `doc`
-   * untouched; after that nothing can fail (the operations do not depend on one another).
-   */
-  applyInPlace(doc: JsonObject): JsonObject {
-    const targets: Array<[PlanNode, JsonObject | unknown[]]> = [];
-    findTargets(this.#root, doc, targets);
-    for (const [node, target] of targets) addAll(node, target);
-    return doc;
-  }
 }
 
 function childOf(container: JsonObject | unknown[], segment: string): JsonObject | unknown[] {
   const child = Object.hasOwn(container, segment) ? (container as Record<string, unknown>)[segment] : undefined;
   if (typeof child !== 'object' || child === null) throw new Error(`${segment}: no object or array to add into`);
   return child as JsonObject | unknown[];
-}
-
-function findTargets(node: PlanNode, target: JsonObject | unknown[], out: Array<[PlanNode, JsonObject | unknown[]]>): void {
-  for (const [segment, child] of node.children) findTargets(child, childOf(target, segment), out);
-  if (node.adds.length > 0) {
-    if (Array.isArray(target) && node.adds.some((a) => a.last !== '-')) throw new Error(`${node.adds[0].path}: only appends are replayed`);
-    out.push([node, target]);
-  }
 }
 
 function applyAt(node: PlanNode, target: JsonObject | unknown[]): void {
