@@ -4,6 +4,7 @@ import { deepFreeze, type JsonObject } from './json-patch.ts';
 import { CONNECTIONS_VOLUME, CSI_DRIVER, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
 import { dns1123Label, imageBaseName, uniqueName } from './names.ts';
 import type { PsaLevel } from './psa.ts';
+import { ConfigCache } from './config-cache.ts';
 
 export interface InjectedParts {
   /** Appended to spec.initContainers in this order: the init container, then the native sidecar if any. */
@@ -123,8 +124,7 @@ export interface SerializedParts {
   json: { initContainers: string[]; containers: string[]; volumes: string[] };
 }
 
-const CACHE_LIMIT = 256;
-const caches = new WeakMap<InjectionConfig, Map<string, SerializedParts>>();
+const partsCache = new ConfigCache<SerializedParts>(256);
 
 /**
  * The parts for one pod, from a bounded per-configuration cache: most pods of a cluster share a
@@ -133,12 +133,7 @@ const caches = new WeakMap<InjectionConfig, Map<string, SerializedParts>>();
 export function cachedParts(input: PartsInput): SerializedParts {
   const names = partNames(input);
   const key = [input.services, input.psa, input.native, names.socketVolume, names.connectionsVolume, names.init, names.sidecar].join('\0');
-  let cache = caches.get(input.config);
-  if (!cache) {
-    cache = new Map();
-    caches.set(input.config, cache);
-  }
-  const hit = cache.get(key);
+  const hit = partsCache.get(input.config, key);
   if (hit) return hit;
   const parts = deepFreeze(buildParts(input, names));
   const entry: SerializedParts = {
@@ -149,7 +144,6 @@ export function cachedParts(input: PartsInput): SerializedParts {
       volumes: parts.volumes.map((v) => JSON.stringify(v)),
     },
   };
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, entry);
+  partsCache.set(input.config, key, entry);
   return entry;
 }

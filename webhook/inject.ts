@@ -7,6 +7,7 @@ import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
 import { ReplayPlan } from './replay-plan.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
+import { ConfigCache } from './config-cache.ts';
 
 export const DENY_REASONS = ['invalid-annotation', 'namespace-unknown', 'patch-failed'] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
@@ -269,30 +270,18 @@ export class ReusedInjection {
   get ops(): AddOperation[] {
     return JSON.parse(this.patch) as AddOperation[];
   }
-
 }
 
-const DECISION_CACHE_LIMIT = 512;
-const decisionCaches = new WeakMap<InjectionConfig, Map<string, CachedInjection>>();
-
-function decisionCache(config: InjectionConfig): Map<string, CachedInjection> {
-  let cache = decisionCaches.get(config);
-  if (!cache) {
-    cache = new Map();
-    decisionCaches.set(config, cache);
-  }
-  return cache;
-}
+const decisions = new ConfigCache<CachedInjection>(512);
 
 /** The cached decision for `key`, applied to this pod. */
 function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
-  const cache = decisionCache(config);
-  const entry = cache.get(key);
+  const entry = decisions.get(config, key);
   if (entry === undefined) return undefined;
   try {
     return new ReusedInjection(entry, doc);
   } catch {
-    cache.delete(key);
+    decisions.delete(config, key);
     return undefined;
   }
 }
@@ -304,7 +293,5 @@ function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision 
 function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
   const plan = ReplayPlan.compile(deepFreeze(JSON.parse(d.patch) as AddOperation[]));
   if (plan === undefined) return;
-  const cache = decisionCache(config);
-  if (cache.size >= DECISION_CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
-  cache.set(key, { plan, patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
+  decisions.set(config, key, { plan, patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }
