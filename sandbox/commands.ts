@@ -91,7 +91,9 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
   if (!state) throw new NsmError('FAILED_PRECONDITION', 'the sandbox is not up: run nsm sandbox up first');
   const docs = readManifests(files);
   // Services first, then endpoints and other pods, clients (annotated pods) last.
-  const order = (d: Record<string, any>) => (d.kind === 'NetworkService' ? 0 : d.metadata?.annotations?.['networkservicemesh.io'] || d.spec?.template?.metadata?.annotations?.['networkservicemesh.io'] ? 2 : 1);
+  // A workload's clients are annotated on its pod template, which is what its pods get.
+  const podAnnotations = (d: Record<string, any>) => (d.kind === 'Pod' ? d.metadata?.annotations : d.spec?.template?.metadata?.annotations);
+  const order = (d: Record<string, any>) => (d.kind === 'NetworkService' ? 0 : podAnnotations(d)?.['networkservicemesh.io'] ? 2 : 1);
   docs.sort((a, b) => order(a) - order(b));
   const r = await apply(state, docs, baseEnv(logLevel), () => saveState(state), say);
   if (r.skipped.length > 0) say(`not run (the sandbox runs only nsm containers): ${r.skipped.join(', ')}`);
