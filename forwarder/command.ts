@@ -6,7 +6,7 @@ import { createLogger } from '../sdk/log.ts';
 import { parseAddress } from '../sdk/grpc/address.ts';
 import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
-import { IpBatchRunner } from './dataplane/runner.ts';
+import { kernelRunner } from './dataplane/netlink/runner.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
@@ -45,7 +45,7 @@ export default defineCommand({
       name,
       listenOn: config.NSM_LISTEN_ON,
       registry,
-      runner: new IpBatchRunner(),
+      runner: await kernelRunner(log),
       log,
       connectionLifetimeMs: config.NSM_MAX_TOKEN_LIFETIME,
       registrationLifetimeMs: config.NSM_EXPIRE_PERIOD,

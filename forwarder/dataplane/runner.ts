@@ -233,7 +233,7 @@ export class IpBatchRunner implements KernelRunner {
 
   #errorOf(slot: Slot, o: GroupOutcome, lines: string[]): Error | undefined {
     if (o.kind === 'not-run') return undefined;
-    if (o.kind === 'unstarted') return new NsmError('INTERNAL', `cannot run ip in ${this.#where(slot)}: ${o.message}`);
+    if (o.kind === 'unstarted') return new NsmError('INTERNAL', `cannot program ${this.#where(slot)}: ${o.message}`);
     const first = [...o.failures].sort((a, b) => a[0] - b[0])[0];
     if (first) return new KernelError(lines[first[0]], first[1]);
     if (o.kind === 'crashed') return new NsmError('INTERNAL', `ip -batch in ${this.#where(slot)} died running this call: ${o.message}`);

@@ -58,7 +58,7 @@ t.test('the ip runner in real namespaces, under concurrency', { skip, timeout: 6
     const gone: Netns = { path: `/run/netns/${p}-never`, key: `${p}-never` };
     const err = await runner.run(gone, ['link show']).catch((e: unknown) => e);
     t.ok(isNsmError(err, 'INTERNAL'));
-    t.match(String((err as Error).message), new RegExp(`cannot run ip in /run/netns/${p}-never: .*nsenter`));
+    t.match(String((err as Error).message), new RegExp(`cannot program /run/netns/${p}-never: .*nsenter`));
   });
 
   await t.test('a helper does not keep a deleted namespace resolvable, and ends when idle', async (t) => {

@@ -91,7 +91,7 @@ t.test('a process that cannot start fails every call sent to it, naming the name
   const gone = 'nsenter: cannot open /run/netns/a: No such file or directory';
   const runner = new IpBatchRunner({ session: () => new FakeIpSession(() => undefined, gone) });
   const results = await Promise.allSettled([runner.run(NS, ['x']), runner.run(NS, ['y'])]);
-  for (const r of results) t.equal((r as PromiseRejectedResult).reason?.message, `cannot run ip in /run/netns/a: ${gone}; ip exited with status 1`);
+  for (const r of results) t.equal((r as PromiseRejectedResult).reason?.message, `cannot program /run/netns/a: ${gone}; ip exited with status 1`);
 });
 
 t.test('idle processes end after idleMs; the next call starts a new one', async (t) => {

@@ -1,0 +1,61 @@
+import { parentPort } from 'node:worker_threads';
+import { execute, Refused } from './execute.ts';
+import type { LinkOp } from './ip-lines.ts';
+import { NetlinkSocket } from './socket.ts';
+import type { ToWorker, FromWorker, WorkerOutcome } from './protocol.ts';
+
+/**
+ * The kernel side of the netlink runner: one socket per session (a namespace), requests carried
+ * out one at a time in the order they arrive. Blocking calls are fine here; this thread does
+ * nothing else.
+ */
+const sockets = new Map<number, NetlinkSocket>();
+
+function runGroup(sock: NetlinkSocket, ops: LinkOp[]): WorkerOutcome {
+  const failures: [number, string][] = [];
+  ops.forEach((op, i) => {
+    try {
+      execute(sock, op);
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      failures.push([i, err.message]);
+    }
+  });
+  return { kind: 'done', failures };
+}
+
+function handle(msg: ToWorker): FromWorker | undefined {
+  if (msg.kind === 'end') {
+    sockets.get(msg.session)?.close();
+    sockets.delete(msg.session);
+    return undefined;
+  }
+  let sock = sockets.get(msg.session);
+  if (!sock) {
+    try {
+      sock = new NetlinkSocket(msg.netns);
+    } catch (err) {
+      return { id: msg.id, outcomes: msg.groups.map(() => ({ kind: 'unstarted', message: (err as Error).message })) };
+    }
+    sockets.set(msg.session, sock);
+  }
+  const outcomes: WorkerOutcome[] = [];
+  for (const group of msg.groups) {
+    try {
+      outcomes.push(runGroup(sock, group));
+    } catch (err) {
+      // The socket failed (not the kernel refusing a request): the namespace gets a new one.
+      sock.close();
+      sockets.delete(msg.session);
+      outcomes.push({ kind: 'crashed', failures: [], message: (err as Error).message });
+      while (outcomes.length < msg.groups.length) outcomes.push({ kind: 'not-run' });
+      break;
+    }
+  }
+  return { id: msg.id, outcomes };
+}
+
+parentPort!.on('message', (msg: ToWorker) => {
+  const reply = handle(msg);
+  if (reply) parentPort!.postMessage(reply);
+});
