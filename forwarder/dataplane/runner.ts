@@ -236,7 +236,7 @@ export class IpBatchRunner implements KernelRunner {
     if (o.kind === 'unstarted') return new NsmError('INTERNAL', `cannot program ${this.#where(slot)}: ${o.message}`);
     const first = [...o.failures].sort((a, b) => a[0] - b[0])[0];
     if (first) return new KernelError(lines[first[0]], first[1]);
-    if (o.kind === 'crashed') return new NsmError('INTERNAL', `ip -batch in ${this.#where(slot)} died running this call: ${o.message}`);
+    if (o.kind === 'crashed') return new NsmError('INTERNAL', `the kernel session for ${this.#where(slot)} died running this call: ${o.message}`);
     return undefined;
   }
 
