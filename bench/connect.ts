@@ -8,8 +8,9 @@
  * Each nsm run starts a fresh forwarder and endpoint, sets up and closes WARMUP connections (so
  * the request path is compiled, as in a forwarder that has been running), then measures.
  *
- * CPU columns are milliseconds per connection during setup: the forwarder itself, its `ip`
- * processes, the endpoint, and the load generator, which shares the 2 cores with them; then the
+ * CPU columns are milliseconds per connection during setup: the forwarder itself (its netlink
+ * thread included), its `ip` processes (none for veth connections unless netlink is unavailable),
+ * the endpoint, and the load generator, which shares the 2 cores with them; then the
  * whole machine's busy share (kernel threads included). The load generator is a lean gRPC client
  * (bench/grpc-load.ts); `--grpc-js` uses the product's client.
  *
