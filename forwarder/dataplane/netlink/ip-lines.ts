@@ -53,6 +53,8 @@ function route(args: string[]): LinkOp | undefined {
 }
 
 export function parseIpLine(line: string): LinkOp | undefined {
+  // ip reads quotes, backslashes and comments in a batch line; such lines stay with it.
+  if (/["'\\#]/.test(line)) return undefined;
   const w = line.split(' ');
   if (w.some((t) => t === '')) return undefined;
   const [object, verb, ...args] = w;

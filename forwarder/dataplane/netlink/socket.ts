@@ -2,6 +2,10 @@ import { closeSync, openSync } from 'node:fs';
 import { AF_NETLINK, close, CLONE_NEWNET, errno, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, recv, send, setns, setsockopt, socket, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, strerror } from './libc.ts';
 import { message, parseReply, type Reply } from './messages.ts';
 
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const RECEIVE_TIMEOUT_S = 10;
+
 export class SyscallError extends Error {
   readonly errno: number;
   constructor(what: string, n: number) {
@@ -9,6 +13,9 @@ export class SyscallError extends Error {
     this.errno = n;
   }
 }
+
+/** The thread could not return to its own namespace: it must not open another socket. */
+export class StrandedThread extends Error {}
 
 let home: number | undefined;
 
@@ -25,7 +32,7 @@ function inNetns<T>(path: string, fn: () => T): T {
       return fn();
     } finally {
       // A thread left in a pod's namespace would program the wrong one from then on.
-      if (setns(home, CLONE_NEWNET) !== 0) throw new Error(`cannot return to the thread's own network namespace: ${strerror(errno())}`);
+      if (setns(home, CLONE_NEWNET) !== 0) throw new StrandedThread(`cannot return to the thread's own network namespace: ${strerror(errno())}`);
     }
   } finally {
     closeSync(fd);
@@ -74,5 +81,9 @@ function open(): number {
   // Error answers carry the kernel's own message, and not a copy of the request.
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, one, 4);
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, one, 4);
+  // The kernel answers within the send; should an answer never come, the receive gives up.
+  const timeout = Buffer.alloc(16);
+  timeout.writeBigInt64LE(BigInt(RECEIVE_TIMEOUT_S));
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16);
   return fd;
 }

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { execute, Refused } from './execute.ts';
 import type { LinkOp } from './ip-lines.ts';
-import { NetlinkSocket } from './socket.ts';
+import { NetlinkSocket, StrandedThread } from './socket.ts';
 import type { ToWorker, FromWorker, WorkerOutcome } from './protocol.ts';
 
 /**
@@ -35,6 +35,8 @@ function handle(msg: ToWorker): FromWorker | undefined {
     try {
       sock = new NetlinkSocket(msg.netns);
     } catch (err) {
+      // Ends this thread; its requests fail as `crashed` and the next one starts a new thread.
+      if (err instanceof StrandedThread) throw err;
       return { id: msg.id, outcomes: msg.groups.map(() => ({ kind: 'unstarted', message: (err as Error).message })) };
     }
     sockets.set(msg.session, sock);

@@ -38,6 +38,10 @@ t.test('any other line is left to ip, which has its own words for what is wrong 
     'link set dev a mtu big',
     'link set dev a alias x alias y',
     'link set dev a down',
+    'link set dev a alias "nsm:x"', // ip takes the quotes away
+    "link set dev a alias it's",
+    'link set dev a alias a\\b',
+    'link set dev a alias x#y',
     'link set a up', // without `dev`
     'link set dev a  up', // two spaces
     'link del dev a',
