@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { LinkOp } from './ip-lines.ts';
 import { strerror } from './libc.ts';
 import {
@@ -11,18 +12,26 @@ import type { NetlinkSocket } from './socket.ts';
 /** A refusal, worded as `ip` words it, so callers (and users) read the same messages. */
 export class Refused extends Error {}
 
-function check(reply: Reply): void {
+/** Throws the refusal in `reply`, if any; `device` is the interface the request names, if it names one. */
+function check(reply: Reply, device?: string): void {
   if (reply.kind === 'ack') return;
+  if (reply.kind === 'error' && reply.errno === constants.errno.ENODEV && device !== undefined) throw new Refused(`Cannot find device "${device}"`);
   if (reply.kind === 'error') throw new Refused(reply.extack ? `Error: ${reply.extack} (${strerror(reply.errno)})` : `RTNETLINK answers: ${strerror(reply.errno)}`);
   throw new Refused(`unexpected netlink answer of type ${reply.type}`);
 }
 
-function ifindex(sock: NetlinkSocket, name: string): number {
+/** The index of interface `name`, from `known` or else asked of the kernel and kept there. */
+function ifindex(sock: NetlinkSocket, name: string, known: Map<string, number>): number {
+  const kept = known.get(name);
+  if (kept !== undefined) return kept;
   const reply = sock.request(RTM_GETLINK, 0, ifinfo({}, [[IFLA_IFNAME, name], [IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS]]));
-  if (reply.kind === 'data') return ifindexOf(reply.body);
-  if (reply.kind === 'error' && reply.errno === 19) throw new Refused(`Cannot find device "${name}"`);
-  check(reply);
-  throw new Refused(`no answer about device "${name}"`);
+  if (reply.kind !== 'data') {
+    check(reply, name);
+    throw new Refused(`no answer about device "${name}"`);
+  }
+  const index = ifindexOf(reply.body);
+  known.set(name, index);
+  return index;
 }
 
 const familyOf = (bytes: number[]) => (bytes.length === 4 ? AF_INET : AF_INET6);
@@ -49,27 +58,29 @@ function setLink(sock: NetlinkSocket, op: Extract<LinkOp, { op: 'set' }>): void 
   if (op.alias !== undefined) attrs.push([IFLA_IFALIAS, Buffer.from(op.alias)]);
   if (op.group !== undefined) attrs.push([IFLA_GROUP, op.group]);
   const up = op.up ? IFF_UP : 0;
-  const reply = sock.request(RTM_NEWLINK, NLM_F_ACK, ifinfo({ flags: up, change: up }, attrs));
-  if (reply.kind === 'error' && reply.errno === 19) throw new Refused(`Cannot find device "${op.name}"`);
-  check(reply);
+  check(sock.request(RTM_NEWLINK, NLM_F_ACK, ifinfo({ flags: up, change: up }, attrs)), op.name);
 }
 
-/** Carries out one operation, as `ip` would for the line it came from; throws Refused. */
-export function execute(sock: NetlinkSocket, op: LinkOp): void {
+/**
+ * Carries out one operation, as `ip` would for the line it came from; throws Refused.
+ * `indexes` holds the interface indexes known so far, as `ip` keeps them through a batch.
+ */
+export function execute(sock: NetlinkSocket, op: LinkOp, indexes: Map<string, number>): void {
   switch (op.op) {
     case 'add-veth':
       return addVeth(sock, op);
     case 'set':
       return setLink(sock, op);
     case 'delete-group':
+      indexes.clear();
       return check(sock.request(RTM_DELLINK, NLM_F_ACK, ifinfo({}, [[IFLA_GROUP, op.group]])));
     case 'address': {
-      const index = ifindex(sock, op.name);
+      const index = ifindex(sock, op.name, indexes);
       const a = Uint8Array.from(op.address);
       return check(sock.request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifaddr(familyOf(op.address), op.prefixLen, index, [[IFA_LOCAL, a], [IFA_ADDRESS, a]])));
     }
     case 'route': {
-      const index = ifindex(sock, op.name);
+      const index = ifindex(sock, op.name, indexes);
       const family = familyOf(op.dst);
       // As `ip route`: a route without a gateway is on-link; IPv6 routes are universe unless told.
       const scope = op.scopeLink || (!op.via && family === AF_INET) ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;

@@ -42,7 +42,7 @@ function route(args: string[]): LinkOp | undefined {
   let rest = args.slice(1);
   let via: number[] | undefined;
   if (rest[0] === 'via') {
-    via = ipBytes(rest[1] ?? '');
+    via = rest[1]?.includes('%') ? undefined : ipBytes(rest[1] ?? '');
     if (!via || via.length !== dst?.bytes.length) return undefined;
     rest = rest.slice(2);
   }

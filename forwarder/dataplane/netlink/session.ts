@@ -1,7 +1,6 @@
 import { IpSession, type BatchSession, type GroupOutcome } from '../ip-session.ts';
 import { parseIpLine, type LinkOp } from './ip-lines.ts';
 import type { NetlinkThread } from './thread.ts';
-import type { WorkerOutcome } from './protocol.ts';
 
 let sessions = 0;
 
@@ -48,7 +47,7 @@ export class NetlinkSession implements BatchSession {
       const ran = previous.then((before): Promise<GroupOutcome[]> | GroupOutcome[] => {
         if (!before.every((o) => o.kind === 'done')) return ops.slice(from, to).map(() => ({ kind: 'not-run' }));
         if (toIp) return Promise.all(this.#ipSession().send(groups.slice(from, to)));
-        return this.#thread.run(this.#id, this.#netns, ops.slice(from, to)).then((os) => os.map(toGroupOutcome));
+        return this.#thread.run(this.#id, this.#netns, ops.slice(from, to));
       });
       for (let i = from; i < to; i++) outcomes.push(ran.then((os) => os[i - from]));
       previous = ran;
@@ -67,9 +66,4 @@ export class NetlinkSession implements BatchSession {
     this.#thread.end(this.#id);
     this.#ip?.end();
   }
-}
-
-function toGroupOutcome(o: WorkerOutcome): GroupOutcome {
-  if (o.kind === 'done' || o.kind === 'crashed') return { ...o, failures: new Map(o.failures) };
-  return o;
 }

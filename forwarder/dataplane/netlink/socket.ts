@@ -57,14 +57,13 @@ export class NetlinkSocket {
     const seq = ++this.#seq;
     const msg = message(type, flags, seq, body);
     if (send(this.#fd, msg, msg.length, 0) < 0) throw new SyscallError('netlink send', errno());
-    // Anything else waiting (an answer to an earlier request that gave up) is read past.
-    for (let i = 0; i < 64; i++) {
-      const n = recv(this.#fd, this.#buf, this.#buf.length, 0);
-      if (n < 0) throw new SyscallError('netlink receive', errno());
-      const reply = parseReply(this.#buf, n, seq);
-      if (reply) return reply;
-    }
-    throw new Error(`netlink: no answer to request ${seq} among 64 messages`);
+    // Every earlier request had its answer read (a socket that failed one is closed), so the next
+    // message is this one's.
+    const n = recv(this.#fd, this.#buf, this.#buf.length, 0);
+    if (n < 0) throw new SyscallError('netlink receive', errno());
+    const reply = parseReply(this.#buf, n, seq);
+    if (!reply) throw new Error(`netlink: the message received is not the answer to request ${seq}`);
+    return reply;
   }
 
   close(): void {

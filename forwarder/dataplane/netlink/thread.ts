@@ -1,10 +1,17 @@
 import { Worker } from 'node:worker_threads';
+import type { GroupOutcome } from '../ip-session.ts';
 import type { LinkOp } from './ip-lines.ts';
-import type { FromWorker, ToWorker, WorkerOutcome } from './protocol.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
 
 interface Pending {
-  resolve(outcomes: WorkerOutcome[]): void;
+  resolve(outcomes: GroupOutcome[]): void;
   groups: number;
+}
+
+/** One worker and the requests posted to it that it has not answered. */
+interface Started {
+  worker: Worker;
+  pending: Map<number, Pending>;
 }
 
 /**
@@ -15,57 +22,58 @@ interface Pending {
  * `not-run`; the next request starts a new thread.
  */
 export class NetlinkThread {
-  #worker?: Worker;
-  readonly #pending = new Map<number, Pending>();
+  #current?: Started;
   #nextId = 0;
 
+  /** Requests posted and not answered yet. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#current?.pending.size ?? 0;
   }
 
-  run(session: number, netns: string, groups: LinkOp[][]): Promise<WorkerOutcome[]> {
+  run(session: number, netns: string, groups: LinkOp[][]): Promise<GroupOutcome[]> {
     const id = ++this.#nextId;
-    const w = this.#started();
+    const { worker, pending } = this.#started();
     return new Promise((resolve) => {
-      this.#pending.set(id, { resolve, groups: groups.length });
-      if (this.#pending.size === 1) w.ref();
-      w.postMessage({ kind: 'run', id, session, netns, groups } satisfies ToWorker);
+      pending.set(id, { resolve, groups: groups.length });
+      if (pending.size === 1) worker.ref();
+      worker.postMessage({ kind: 'run', id, session, netns, groups } satisfies ToWorker);
     });
   }
 
   /** Closes the session's socket on this thread. */
   end(session: number): void {
-    this.#worker?.postMessage({ kind: 'end', session } satisfies ToWorker);
+    this.#current?.worker.postMessage({ kind: 'end', session } satisfies ToWorker);
   }
 
   /** Stops the thread; its sockets close with it. */
   async close(): Promise<void> {
-    const w = this.#worker;
-    this.#worker = undefined;
+    const w = this.#current?.worker;
+    this.#current = undefined;
     if (w) await w.terminate();
   }
 
-  #started(): Worker {
-    if (this.#worker) return this.#worker;
-    const w = new Worker(new URL('./worker.ts', import.meta.url));
+  #started(): Started {
+    if (this.#current) return this.#current;
+    const worker = new Worker(new URL('./worker.ts', import.meta.url));
+    const pending = new Map<number, Pending>();
     // Only work in flight keeps the process alive.
-    w.unref();
-    w.on('message', (m: FromWorker) => {
-      const p = this.#pending.get(m.id);
+    worker.unref();
+    worker.on('message', (m: FromWorker) => {
+      const p = pending.get(m.id);
       if (!p) return;
-      this.#pending.delete(m.id);
-      if (this.#pending.size === 0) w.unref();
+      pending.delete(m.id);
+      if (pending.size === 0) worker.unref();
       p.resolve(m.outcomes);
     });
     const died = (message: string) => {
-      if (this.#worker === w) this.#worker = undefined;
-      const pending = [...this.#pending.values()];
-      this.#pending.clear();
-      pending.forEach((p, i) => p.resolve(Array.from({ length: p.groups }, () => (i === 0 ? { kind: 'crashed', failures: [], message } : { kind: 'not-run' }))));
+      if (this.#current?.worker === worker) this.#current = undefined;
+      const cut = [...pending.values()];
+      pending.clear();
+      cut.forEach((p, i) => p.resolve(Array.from({ length: p.groups }, () => (i === 0 ? { kind: 'crashed', failures: new Map(), message } : { kind: 'not-run' }))));
     };
-    w.on('error', (err) => died(`the netlink thread failed: ${err.message}`));
-    w.on('exit', (code) => died(`the netlink thread exited with status ${code}`));
-    this.#worker = w;
-    return w;
+    worker.on('error', (err) => died(`the netlink thread failed: ${err.message}`));
+    worker.on('exit', (code) => died(`the netlink thread exited with status ${code}`));
+    this.#current = { worker, pending };
+    return this.#current;
   }
 }

@@ -1,8 +1,9 @@
 import { parentPort } from 'node:worker_threads';
+import type { GroupOutcome } from '../ip-session.ts';
 import { execute, Refused } from './execute.ts';
 import type { LinkOp } from './ip-lines.ts';
 import { NetlinkSocket, StrandedThread } from './socket.ts';
-import type { ToWorker, FromWorker, WorkerOutcome } from './protocol.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
 
 /**
  * The kernel side of the netlink runner: one socket per session (a namespace), requests carried
@@ -11,14 +12,16 @@ import type { ToWorker, FromWorker, WorkerOutcome } from './protocol.ts';
  */
 const sockets = new Map<number, NetlinkSocket>();
 
-function runGroup(sock: NetlinkSocket, ops: LinkOp[]): WorkerOutcome {
-  const failures: [number, string][] = [];
+function runGroup(sock: NetlinkSocket, ops: LinkOp[]): GroupOutcome {
+  const failures = new Map<number, string>();
+  // Interface indexes looked up in this group; a deletion may free them, so it forgets them.
+  const indexes = new Map<string, number>();
   ops.forEach((op, i) => {
     try {
-      execute(sock, op);
+      execute(sock, op, indexes);
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
-      failures.push([i, err.message]);
+      failures.set(i, err.message);
     }
   });
   return { kind: 'done', failures };
@@ -41,7 +44,7 @@ function handle(msg: ToWorker): FromWorker | undefined {
     }
     sockets.set(msg.session, sock);
   }
-  const outcomes: WorkerOutcome[] = [];
+  const outcomes: GroupOutcome[] = [];
   for (const group of msg.groups) {
     try {
       outcomes.push(runGroup(sock, group));
@@ -49,7 +52,7 @@ function handle(msg: ToWorker): FromWorker | undefined {
       // The socket failed (not the kernel refusing a request): the namespace gets a new one.
       sock.close();
       sockets.delete(msg.session);
-      outcomes.push({ kind: 'crashed', failures: [], message: (err as Error).message });
+      outcomes.push({ kind: 'crashed', failures: new Map(), message: (err as Error).message });
       while (outcomes.length < msg.groups.length) outcomes.push({ kind: 'not-run' });
       break;
     }

@@ -52,6 +52,7 @@ t.test('any other line is left to ip, which has its own words for what is wrong 
     'address add 999.0.0.1/32 dev a',
     'address add 10.0.0.1/32 dev a label x',
     'route replace 10.0.0.0/8 via fd00::1 dev a', // families differ
+    'route replace fd01::/64 via fe80::1%eth0 dev a',
     'route replace 10.0.0.0/8 dev a scope host',
     'route replace 10.0.0.0/8 dev a metric 5',
     'route add 10.0.0.0/8 dev a',
@@ -71,7 +72,9 @@ t.test('every line configureEndCommands writes reads as operations, for any addr
       for (const line of configureEndCommands('nsm-1', 'c', mtu, ctx, 'client')) {
         const op = parseIpLine(line);
         // A next hop of the other family is ip's to refuse; everything else must be ours.
-        if (op === undefined && !/^route replace \S+ via /.test(line)) throw new Error(`left to ip: ${line}`);
+        const via = /^route replace (\S+) via (\S+) /.exec(line);
+        const mixed = via !== null && via[1].includes(':') !== via[2].includes(':');
+        if ((op === undefined) !== mixed) throw new Error(`${mixed ? 'taken from ip' : 'left to ip'}: ${line}`);
       }
     }),
   );

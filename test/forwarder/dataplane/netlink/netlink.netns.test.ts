@@ -103,8 +103,12 @@ t.test('netlink runner against ip, in real namespaces', { skip, timeout: 60_000 
   });
 
   await t.test('a thread that dies fails the call it was in; the next call starts a new thread', async (t) => {
-    const [e, c] = ['e4', 'c4'].map((s) => addNetns(t, `${p}-${s}`));
-    const cut = connect(runner, netnsOf(e), netnsOf(c)).catch((err: unknown) => err);
+    const e = addNetns(t, `${p}-e4`);
+    // Long enough (tens of milliseconds) that the thread is still in it when it is stopped.
+    const lines = Array.from({ length: 500 }, (_, i) => `address add 10.64.${i >> 8}.${i & 255}/32 dev lo`);
+    const cut = runner.run(netnsOf(e), lines).catch((err: unknown) => err);
+    for (let turn = 0; turn < 1000 && thread.pending === 0; turn++) await new Promise(setImmediate);
+    t.equal(thread.pending, 1, 'the call is with the thread');
     await thread.close();
     const err = await cut;
     t.ok(isNsmError(err, 'INTERNAL'), String(err));
