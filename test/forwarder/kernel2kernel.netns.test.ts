@@ -18,7 +18,7 @@ t.test('kernel2kernel on one node: two clients, one endpoint', { skip, timeout: 
   const startForwarder = async () => {
     rmSync(join(dir, 'nsm.sock'), { force: true });
     const f = spawnNsm(t, node, ['forwarder'], {
-      NSM_NAME: 'fwd', NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MAX_TOKEN_LIFETIME: '3s',
+      NSM_NAME: `${p}-fwd`, NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MAX_TOKEN_LIFETIME: '3s',
     });
     await waitFor('the forwarder socket', () => { try { return statSync(join(dir, 'nsm.sock')).isSocket(); } catch { return false; } });
     return f;

@@ -21,7 +21,7 @@ t.test('memif2memif on one node: testpmd to testpmd through the socket the forwa
   const [node, ep, c1, c2] = ['node', 'ep', 'c1', 'c2'].map((n) => addNetns(t, `${p}-${n}`));
   const sock = `unix://${join(dir, 'nsm.sock')}`;
   const forwarder = spawnNsm(t, node, ['forwarder'], {
-    NSM_NAME: 'fwd', NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MEMIF_DIR: join(dir, 'memif'), NSM_MAX_TOKEN_LIFETIME: '10s',
+    NSM_NAME: `${p}-fwd`, NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MEMIF_DIR: join(dir, 'memif'), NSM_MAX_TOKEN_LIFETIME: '10s',
   });
   await waitFor('the forwarder socket', () => isSocket(join(dir, 'nsm.sock')));
 
