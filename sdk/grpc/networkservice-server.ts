@@ -1,7 +1,9 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { NetworkServiceDefinition, type Connection, type NetworkServiceRequest } from '../../proto/api.ts';
+import { closeProblem, requestProblem } from '../../proto/validate/connection.ts';
+import type { Problem } from '../../proto/validate/fields.ts';
 import type { NetworkServiceServer } from '../chain/types.ts';
-import { toNsmError } from '../errors.ts';
+import { NsmError, toNsmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { callCtx } from './call-ctx.ts';
 import type { ServiceBinding } from './server.ts';
@@ -21,11 +23,20 @@ function unaryHandler<Req, Res>(log: Logger, method: string, handle: (ctx: Retur
   };
 }
 
-/** Serves a chain as `networkservice.NetworkService`. */
+/** A caller's malformed message stops at the edge, naming the field and the rule. */
+export function refuseProblem(problem: Problem): void {
+  if (problem !== undefined) throw new NsmError('INVALID_ARGUMENT', problem);
+}
+
+/** Serves a chain as `networkservice.NetworkService`; every message is validated before the chain sees it. */
 export function networkServiceBinding(server: NetworkServiceServer, log: Logger): ServiceBinding {
   const implementation: UntypedServiceImplementation = {
-    request: unaryHandler<NetworkServiceRequest, Connection>(log, 'Request', (ctx, req) => server.request(ctx, req)),
+    request: unaryHandler<NetworkServiceRequest, Connection>(log, 'Request', async (ctx, req) => {
+      refuseProblem(requestProblem(req));
+      return server.request(ctx, req);
+    }),
     close: unaryHandler<Connection, object>(log, 'Close', async (ctx, conn) => {
+      refuseProblem(closeProblem(conn));
       await server.close(ctx, conn);
       return {};
     }),

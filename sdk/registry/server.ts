@@ -4,7 +4,9 @@ import {
   type NetworkServiceEndpointQuery, type NetworkServiceQuery,
 } from '../../proto/api.ts';
 import { NsmError } from '../errors.ts';
-import { unaryHandler } from '../grpc/networkservice-server.ts';
+import { endpointNameProblem, endpointProblem, serviceProblem } from '../../proto/validate/registry.ts';
+import { nameProblem } from '../../proto/validate/fields.ts';
+import { refuseProblem, unaryHandler } from '../grpc/networkservice-server.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
 import type { Logger } from '../log.ts';
 import { endpointMatchesQuery, isExpired, serviceMatchesQuery } from './match.ts';
@@ -59,10 +61,11 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
   const now = options.now ?? (() => new Date());
   const services: UntypedServiceImplementation = {
     register: unary<RegistryNetworkService, RegistryNetworkService>(log, 'NetworkService.Register', async (ns) => {
-      if (ns.name === '') throw new NsmError('INVALID_ARGUMENT', 'network service has no name');
+      refuseProblem(serviceProblem(ns));
       return backend.services.put({ ...ns, payload: ns.payload || Payload.IP });
     }),
     unregister: unary<RegistryNetworkService, object>(log, 'NetworkService.Unregister', async (ns) => {
+      refuseProblem(nameProblem('name', ns.name));
       await backend.services.delete(ns.name);
       return {};
     }),
@@ -74,7 +77,7 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
   const endpoints: UntypedServiceImplementation = {
     register: unary<NetworkServiceEndpoint, NetworkServiceEndpoint>(log, 'NetworkServiceEndpoint.Register', async (nse) => {
       if (nse.name === '') throw new NsmError('INVALID_ARGUMENT', 'endpoint has no name; set NSM_NAME');
-      if (nse.url === '') throw new NsmError('INVALID_ARGUMENT', `endpoint ${nse.name} has no url: the forwarder needs the endpoint's socket to reach it`);
+      refuseProblem(endpointProblem(nse));
       const limit = new Date(now().getTime() + options.expirationMs);
       const asked = nse.expirationTime;
       const expirationTime = asked && asked < limit && asked > now() ? asked : limit;
@@ -83,6 +86,7 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
       return backend.endpoints.put({ ...nse, expirationTime, initialRegistrationTime });
     }),
     unregister: unary<NetworkServiceEndpoint, object>(log, 'NetworkServiceEndpoint.Unregister', async (nse) => {
+      refuseProblem(endpointNameProblem(nse));
       await backend.endpoints.delete(nse.name);
       return {};
     }),
