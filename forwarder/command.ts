@@ -36,6 +36,7 @@ export default defineCommand({
   },
   async run(config) {
     const problems = startupProblems();
+    if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', `cannot start:\n  - ${problems.join('\n  - ')}`);
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);

@@ -10,6 +10,10 @@ import { startGrpcServer, type RunningGrpcServer } from '../sdk/grpc/server.ts';
 import type { Logger } from '../sdk/log.ts';
 import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
+import { connectionOwner, Owners, releaseOwner } from './authz/ownership.ts';
+import { endpointAnswer } from './authz/endpoint-answer.ts';
+import { ownNamespaceOnly } from './authz/own-namespace.ts';
+import { Registrations } from './authz/registrations.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
@@ -56,11 +60,15 @@ export interface Forwarder {
 export function forwarderElements(
   o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element,
   peering?: Peering, rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR),
+  registrations = new Registrations(o.name), owners = new Owners(adoption),
 ): Element[] {
   return [
     updatePath(o.name),
+    ownNamespaceOnly(),
+    connectionOwner(owners),
     begin(),
     metadata(),
+    releaseOwner(owners),
     timeout(o.connectionLifetimeMs),
     mon,
     clientOffers(),
@@ -71,6 +79,7 @@ export function forwarderElements(
     memifShortcut(rendezvous, resolver),
     ...(peering ? [peering.switch] : []),
     kernelVeth(o.runner, resolver, adoption),
+    endpointAnswer(registrations),
     connectToEndpoint(pool, o.registry, o.requestTimeoutMs),
   ];
 }
@@ -83,12 +92,13 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const mon = monitor();
   const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
   const memifLeftovers = await rendezvous.scan();
-  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool });
+  const registrations = new Registrations(o.name);
+  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool, endpoints: registrations });
   const backend = peering?.registry ?? o.registry;
-  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous);
+  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous, registrations);
   const served = chain(elements);
   peering?.serve(served);
-  const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs });
+  const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs, guard: registrations });
   const server = await startGrpcServer({
     listenOn: o.listenOn,
     services: [networkServiceBinding(served, o.log), mon.binding, ...registry.bindings],

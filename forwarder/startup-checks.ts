@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { peerCredentialsUnavailable } from '../sdk/unix-peer.ts';
 
 const CAP_NET_ADMIN = 12;
 const CAP_SYS_ADMIN = 21;
@@ -18,6 +19,8 @@ export function startupProblems(): string[] {
   if (!(caps & (1n << BigInt(CAP_SYS_ADMIN)))) problems.push('missing CAP_SYS_ADMIN (needed to enter pod network namespaces): give the container securityContext.privileged: true');
   if (!seesHostPids()) problems.push('this process does not see the host\'s processes, so pod network namespaces cannot be found: set hostPID: true on the forwarder pod');
   else if (!readsOtherNamespaces()) problems.push('cannot read /proc/<pid>/ns/net of other processes: run the forwarder as root with securityContext.privileged: true');
+  const noCredentials = peerCredentialsUnavailable();
+  if (noCredentials) problems.push(`cannot read the kernel's credentials of callers (SO_PEERCRED), so callers cannot be told apart: ${noCredentials}`);
   return problems;
 }
 

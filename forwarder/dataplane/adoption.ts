@@ -77,6 +77,11 @@ export class AdoptionTable {
     }
   }
 
+  /** The ends found for `connId`, left in the table. */
+  ends(connId: string): readonly FoundEnd[] | undefined {
+    return this.#found.get(connId);
+  }
+
   claim(connId: string): FoundEnd[] | undefined {
     const ends = this.#found.get(connId);
     this.#found.delete(connId);

@@ -8,6 +8,7 @@ import { mutualTlsDialOptions, mutualTlsServerCredentials, type MutualTlsFiles }
 import type { Logger } from '../../sdk/log.ts';
 import type { Supported } from '../../sdk/negotiate.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
+import { endpointAnswer, type EndpointIdentities } from '../authz/endpoint-answer.ts';
 import type { AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import type { KernelRunner } from '../dataplane/runner.ts';
@@ -51,6 +52,8 @@ export interface PeeringDeps {
   resolver: NetnsLookup;
   adoption: AdoptionTable;
   localPool: ChannelPool;
+  /** Who serves each endpoint of this node, so their answers can be checked. */
+  endpoints: EndpointIdentities;
   dialTimeoutMs: number;
   requestTimeoutMs: number;
   log: Logger;
@@ -81,7 +84,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis: new VniAllocator(), adoption: d.adoption };
   const sw = remoteSwitch(registry,
     [tunnelClient(deps), connectToEndpoint(peerPool, registry, d.requestTimeoutMs)],
-    [tunnelEndpoint(deps), connectToEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
+    [tunnelEndpoint(deps), endpointAnswer(d.endpoints), connectToEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
   return {
     server,
     url,

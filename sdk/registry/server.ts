@@ -8,17 +8,32 @@ import { endpointNameProblem, endpointProblem, serviceProblem } from '../../prot
 import { nameProblem } from '../../proto/validate/fields.ts';
 import { refuseProblem, unaryHandler } from '../grpc/networkservice-server.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
+import type { Ctx } from '../chain/types.ts';
 import type { Logger } from '../log.ts';
 import { endpointMatchesQuery, isExpired, serviceMatchesQuery } from './match.ts';
 import type { Change, ObjectStore, RegistryBackend } from './types.ts';
+
+/**
+ * Who may change what: consulted before every write with the caller's context. A method throws
+ * to refuse; `service` returns what to store.
+ */
+export interface RegistrationGuard {
+  registerEndpoint(ctx: Ctx, nse: NetworkServiceEndpoint, existing: NetworkServiceEndpoint | undefined): Promise<void>;
+  unregisterEndpoint(ctx: Ctx, name: string, existing: NetworkServiceEndpoint | undefined): Promise<void>;
+  /** The endpoint's registration is gone (unregistered or expired). */
+  forgetEndpoint(name: string): void;
+  registerService(ctx: Ctx, ns: RegistryNetworkService, existing: RegistryNetworkService | undefined): Promise<RegistryNetworkService>;
+  unregisterService(ctx: Ctx, name: string, existing: RegistryNetworkService | undefined): Promise<void>;
+}
 
 export interface RegistryServerOptions {
   /** Longest registration an endpoint gets before it must refresh (upstream default 1m). */
   expirationMs: number;
   now?: () => Date;
+  guard?: RegistrationGuard;
 }
 
-const unary = <Req, Res>(log: Logger, method: string, handle: (req: Req) => Promise<Res>) => unaryHandler<Req, Res>(log, method, (_ctx, req) => handle(req));
+const unary = <Req, Res>(log: Logger, method: string, handle: (req: Req, ctx: Ctx) => Promise<Res>) => unaryHandler<Req, Res>(log, method, (ctx, req) => handle(req, ctx));
 
 /**
  * Find: what matches now, then (with `watch`) every later change. A delete is reported only to
@@ -59,13 +74,17 @@ function streamFind<T extends { name: string }, Q, R>(
  */
 export function registryBindings(backend: RegistryBackend, log: Logger, options: RegistryServerOptions): { bindings: ServiceBinding[]; sweep: () => Promise<number> } {
   const now = options.now ?? (() => new Date());
+  const guard = options.guard;
   const services: UntypedServiceImplementation = {
-    register: unary<RegistryNetworkService, RegistryNetworkService>(log, 'NetworkService.Register', async (ns) => {
+    register: unary<RegistryNetworkService, RegistryNetworkService>(log, 'NetworkService.Register', async (ns, ctx) => {
       refuseProblem(serviceProblem(ns));
-      return backend.services.put({ ...ns, payload: ns.payload || Payload.IP });
+      const asked = { ...ns, payload: ns.payload || Payload.IP };
+      const stored = guard ? await guard.registerService(ctx, asked, backend.services.get(ns.name)) : asked;
+      return stored === backend.services.get(ns.name) ? stored : backend.services.put(stored);
     }),
-    unregister: unary<RegistryNetworkService, object>(log, 'NetworkService.Unregister', async (ns) => {
+    unregister: unary<RegistryNetworkService, object>(log, 'NetworkService.Unregister', async (ns, ctx) => {
       refuseProblem(nameProblem('name', ns.name));
+      await guard?.unregisterService(ctx, ns.name, backend.services.get(ns.name));
       await backend.services.delete(ns.name);
       return {};
     }),
@@ -75,19 +94,24 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
     ),
   };
   const endpoints: UntypedServiceImplementation = {
-    register: unary<NetworkServiceEndpoint, NetworkServiceEndpoint>(log, 'NetworkServiceEndpoint.Register', async (nse) => {
+    register: unary<NetworkServiceEndpoint, NetworkServiceEndpoint>(log, 'NetworkServiceEndpoint.Register', async (nse, ctx) => {
       if (nse.name === '') throw new NsmError('INVALID_ARGUMENT', 'endpoint has no name; set NSM_NAME');
       refuseProblem(endpointProblem(nse));
+      const live = (e: NetworkServiceEndpoint | undefined) => (e && !isExpired(e, now()) ? e : undefined);
+      const previous = backend.endpoints.get(nse.name);
+      await guard?.registerEndpoint(ctx, nse, live(previous));
       const limit = new Date(now().getTime() + options.expirationMs);
       const asked = nse.expirationTime;
       const expirationTime = asked && asked < limit && asked > now() ? asked : limit;
-      const previous = backend.endpoints.get(nse.name);
       const initialRegistrationTime = previous?.initialRegistrationTime ?? now();
       return backend.endpoints.put({ ...nse, expirationTime, initialRegistrationTime });
     }),
-    unregister: unary<NetworkServiceEndpoint, object>(log, 'NetworkServiceEndpoint.Unregister', async (nse) => {
+    unregister: unary<NetworkServiceEndpoint, object>(log, 'NetworkServiceEndpoint.Unregister', async (nse, ctx) => {
       refuseProblem(endpointNameProblem(nse));
+      const existing = backend.endpoints.get(nse.name);
+      await guard?.unregisterEndpoint(ctx, nse.name, existing && !isExpired(existing, now()) ? existing : undefined);
       await backend.endpoints.delete(nse.name);
+      guard?.forgetEndpoint(nse.name);
       return {};
     }),
     find: streamFind<NetworkServiceEndpoint, NetworkServiceEndpointQuery, object>(
@@ -100,6 +124,7 @@ export function registryBindings(backend: RegistryBackend, log: Logger, options:
     for (const nse of backend.endpoints.list()) {
       if (isExpired(nse, now()) && await backend.endpoints.delete(nse.name)) {
         removed++;
+        guard?.forgetEndpoint(nse.name);
         log.info({ endpoint: nse.name }, 'endpoint registration expired');
       }
     }

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { NetworkServiceEndpoint } from '../../proto/api.ts';
@@ -58,6 +60,12 @@ t.test('forwarders share the CRD registry: an endpoint registered through one is
   t.teardown(() => channel.close());
   const client = new RegistryClient(channel);
   const nse = (name: string) => NetworkServiceEndpoint.fromPartial({ name, networkServiceNames: ['svc'], url: `unix://${join(dir, `${name}.sock`)}` });
+  // The forwarder registers only a socket its caller serves: this process serves both.
+  for (const name of ['nse-1', 'nse-2']) {
+    const server = createServer().listen(join(dir, `${name}.sock`));
+    t.teardown(() => server.close());
+    await once(server, 'listening');
+  }
 
   const answered = await client.registerEndpoint(nse('nse-1'));
   t.equal(answered.url, nse('nse-1').url, 'the endpoint hears back its own socket');
