@@ -11,8 +11,9 @@
  * CPU columns are milliseconds per connection during setup: the forwarder itself (its netlink
  * thread included), its `ip` processes (none for veth connections unless netlink is unavailable),
  * the endpoint, and the load generator, which shares the 2 cores with them; then the
- * whole machine's busy share (kernel threads included). The load generator is a lean gRPC client
- * (bench/grpc-load.ts); `--grpc-js` uses the product's client.
+ * whole machine's busy share (kernel threads included). The load comes from one process in each
+ * client pod (bench/connect-load.ts: the forwarder lets a pod ask only for its own namespace), each
+ * with a lean gRPC client (bench/grpc-load.ts); `--grpc-js` uses the product's client.
  *
  * Root only. Usage: npm run bench:connect [-- [--grpc-js] 100 500 1000]
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of the forwarder and the endpoint there;
@@ -23,12 +24,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection, kernelMechanism, NetworkServiceDefinition, type NetworkServiceRequest } from '../proto/api.ts';
-import { NetworkServiceClient } from '../sdk/grpc/networkservice-client.ts';
-import { formatInodeUrl } from '../sdk/netns.ts';
-import { LeanGrpcClient } from './grpc-load.ts';
 
 const NSM = resolve(import.meta.dirname, '../bin/nsm.ts');
+const LOAD = resolve(import.meta.dirname, 'connect-load.ts');
 const CLIENT_PODS = 10;
 const CONCURRENCY = 64;
 const WARMUP = 200;
@@ -55,11 +53,6 @@ function dropNetns(names: string[]): void {
     spawnSync('ip', ['netns', 'del', n]);
     made.splice(made.indexOf(n), 1);
   }
-}
-
-function inodeUrl(name: string): string {
-  const s = statSync(`/run/netns/${name}`);
-  return formatInodeUrl({ dev: s.dev, ino: s.ino });
 }
 
 /** BENCH_NODE_FLAGS: node flags for the forwarder and endpoint, e.g. `--single-threaded-gc`. */
@@ -109,82 +102,82 @@ const endedChildrenS = () => ticks(statOf('self'), 16, 17);
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
-async function pool<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await f(items[i++]);
-  }));
+/** One client pod's load process (bench/connect-load.ts), driven line by line. */
+interface PodLoad {
+  pid: number;
+  send(cmd: object): Promise<Record<string, unknown>>;
 }
 
-interface LoadClient {
-  request(req: NetworkServiceRequest): Promise<Connection>;
-  close(conn: Connection): Promise<void>;
-  shutdown(): void;
-}
-
-async function loadClient(address: string, grpcJs: boolean): Promise<LoadClient> {
-  if (grpcJs) {
-    const c = await NetworkServiceClient.dial(address);
-    return { request: (r) => c.request(r, { timeoutMs: 60_000 }), close: (x) => c.close(x, { timeoutMs: 60_000 }), shutdown: () => c.shutdown() };
-  }
-  const c = await LeanGrpcClient.connect(address);
-  const m = NetworkServiceDefinition.methods;
+async function podLoad(ns: string, index: number, address: string, grpcJs: boolean): Promise<PodLoad> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, LOAD, address, String(index), ...(grpcJs ? ['--grpc-js'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  procs.push(child);
+  const waiting: Array<(o: Record<string, unknown>) => void> = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      waiting.shift()?.(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+  const next = () => new Promise<Record<string, unknown>>((resolve, reject) => {
+    waiting.push(resolve);
+    child.once('exit', (code) => reject(new Error(`the load process of ${ns} exited (${code})`)));
+  });
+  await next();
   return {
-    request: (r) => c.unary(NetworkServiceDefinition, m.request, r, 60_000),
-    close: async (x) => void await c.unary(NetworkServiceDefinition, m.close, x, 60_000),
-    shutdown: () => c.close(),
+    pid: child.pid!,
+    send: (cmd) => {
+      const answer = next();
+      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      return answer;
+    },
   };
 }
+
+/** `total` split over `parts` as evenly as whole numbers allow. */
+const share = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 
 async function mesh(n: number, round: number, grpcJs: boolean) {
   const node = netns(`${prefix}-${round}-node`);
   const ep = netns(`${prefix}-${round}-ep`);
   const pods = Array.from({ length: CLIENT_PODS }, (_, i) => netns(`${prefix}-${round}-c${i}`));
   const sock = join(dir, `fwd${round}.sock`);
-  const fwd = start(node, ['forwarder'], { NSM_NAME: 'fwd', NSM_LISTEN_ON: `unix://${sock}`, NSM_PEER_LISTEN_ON: '', NSM_MEMIF_DIR: join(dir, 'memif'), NSM_REGISTRY_DIR: join(dir, `reg${round}`) });
+  const fwd = start(node, ['forwarder'], { NSM_NAME: `${prefix}-fwd`, NSM_LISTEN_ON: `unix://${sock}`, NSM_PEER_LISTEN_ON: '', NSM_MEMIF_DIR: join(dir, 'memif'), NSM_REGISTRY_DIR: join(dir, `reg${round}`) });
   for (let i = 0; i < 100; i++) { try { if (statSync(sock).isSocket()) break; } catch { /* not yet */ } await sleep(50); }
   const nse = start(ep, ['nse'], { NSM_NAME: 'ep', NSM_SERVICE_NAMES: 'bench', NSM_CIDR_PREFIX: '10.90.0.0/16', NSM_CONNECT_TO: `unix://${sock}`, NSM_LISTEN_ON: `unix://${join(dir, `ep${round}.sock`)}` });
   await sleep(1500);
-  const client = await loadClient(`unix://${sock}`, grpcJs);
-  const urls = pods.map(inodeUrl);
-  const request = (i: number, tag: string) => {
-    const pod = i % CLIENT_PODS;
-    const id = `${tag}-${i}`;
-    return client.request({
-      connection: Connection.fromPartial({ id, networkService: 'bench', path: { index: 0, pathSegments: [{ name: `pod${pod}`, id }] } }),
-      mechanismPreferences: [kernelMechanism({ name: `ns${tag}-${Math.floor(i / CLIENT_PODS)}`, inodeURL: urls[pod] })],
-    });
+  const loads = await Promise.all(pods.map((ns, i) => podLoad(ns, i, `unix://${sock}`, grpcJs)));
+  const widths = share(CONCURRENCY, CLIENT_PODS);
+  const setup = async (tag: string, total: number) => {
+    const answers = await Promise.all(loads.map((l, i) => l.send({ op: 'setup', tag, count: share(total, CLIENT_PODS)[i], concurrency: widths[i] })));
+    return answers.flatMap((a) => a.latencies as number[]);
   };
+  const closeAll = () => Promise.all(loads.map((l, i) => l.send({ op: 'close', concurrency: widths[i] })));
   // A running forwarder has long since compiled its request path: warm up, then measure.
-  const warm: Connection[] = [];
   const w0 = performance.now();
-  await pool(Array.from({ length: WARMUP }, (_, i) => i), CONCURRENCY, async (i) => void warm.push(await request(i, 'w')));
+  await setup('w', WARMUP);
   const coldRate = WARMUP / ((performance.now() - w0) / 1000);
-  await pool(warm, CONCURRENCY, async (c) => client.close(c));
+  await closeAll();
   await sleep(500);
   const rssBefore = rssKb(fwd.pid!);
-  const latencies: number[] = [];
-  const conns: Connection[] = [];
-  const ids = Array.from({ length: n }, (_, i) => i);
-  const cpu0 = { fwd: cpuS(fwd.pid!), nse: cpuS(nse.pid!), me: process.cpuUsage(), machine: machineTicks() };
+  const clientCpu = () => loads.reduce((a, l) => a + cpuS(l.pid).own, 0);
+  const cpu0 = { fwd: cpuS(fwd.pid!), nse: cpuS(nse.pid!), client: clientCpu(), machine: machineTicks() };
   const t0 = performance.now();
-  await pool(ids, CONCURRENCY, async (i) => {
-    const s = performance.now();
-    conns.push(await request(i, 'b'));
-    latencies.push(performance.now() - s);
-  });
+  const latencies = await setup('b', n);
   const setupS = (performance.now() - t0) / 1000;
   const busy = busyShare(cpu0.machine);
-  const me = process.cpuUsage(cpu0.me);
-  const [fwd1, nse1] = [cpuS(fwd.pid!), cpuS(nse.pid!)];
+  const [fwd1, nse1, client1] = [cpuS(fwd.pid!), cpuS(nse.pid!), clientCpu()];
   const perConn = (s: number) => s * 1000 / n;
-  const cpuMs = { fwd: perConn(fwd1.own - cpu0.fwd.own), ip: perConn(fwd1.children - cpu0.fwd.children), nse: perConn(nse1.own + nse1.children - cpu0.nse.own - cpu0.nse.children), client: perConn((me.user + me.system) / 1e6) };
+  const cpuMs = { fwd: perConn(fwd1.own - cpu0.fwd.own), ip: perConn(fwd1.children - cpu0.fwd.children), nse: perConn(nse1.own + nse1.children - cpu0.nse.own - cpu0.nse.children), client: perConn(client1 - cpu0.client) };
   await sleep(200);
   const rssAfter = rssKb(fwd.pid!);
   const c0 = performance.now();
-  await pool(conns, CONCURRENCY, async (c) => client.close(c));
+  await closeAll();
   const closeS = (performance.now() - c0) / 1000;
-  client.shutdown();
+  for (const l of loads) void l.send({ op: 'exit' }).catch(() => {});
   for (const p of procs.splice(0)) p.kill('SIGTERM');
   await sleep(300);
   dropNetns([node, ep, ...pods]);
@@ -259,7 +252,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 process.stdout.write([
-  `load generator: ${grpcJs ? '@grpc/grpc-js' : 'lean http2 gRPC client'}, ${CONCURRENCY} requests in flight, ${CLIENT_PODS} client pods, 1 endpoint; ${WARMUP} connections set up and closed before each measured run; ${ROUNDS} rounds per size (nsm, then raw), the round with the median ratio shown`,
+  `load generator: one process in each of ${CLIENT_PODS} client pods (${grpcJs ? '@grpc/grpc-js' : 'lean http2 gRPC client'}), ${CONCURRENCY} requests in flight in all, 1 endpoint; ${WARMUP} connections set up and closed before each measured run; ${ROUNDS} rounds per size (nsm, then raw), the round with the median ratio shown`,
   '',
   '| N | cold conn/s (first ' + WARMUP + ') | nsm conn/s | p50 ms | p99 ms | raw batch conn/s | ratio | ratio over rounds | CPU ms/conn fwd / its ip / nse / client | machine busy | raw ip CPU ms/conn | raw machine busy | forwarder KiB/conn | nsm close/s | raw delete/s |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',

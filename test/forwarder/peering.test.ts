@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials } from '@grpc/grpc-js';
 import t from 'tap';
-import { Connection, vxlanMechanism } from '../../proto/api.ts';
+import { Connection, kernelMechanism, vxlanMechanism } from '../../proto/api.ts';
+import { formatInodeUrl } from '../../sdk/netns.ts';
 import { startForwarder } from '../../forwarder/server.ts';
 import { formatAddress } from '../../sdk/grpc/address.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
@@ -43,6 +44,12 @@ t.test('the peer port serves only forwarders holding a certificate from the CA',
   const peer = await NetworkServiceClient.dial(address, { ...mutualTlsDialOptions({ caFile: ca.cert, certFile: other.cert, keyFile: other.key }), dialTimeoutMs: 2000 });
   t.teardown(() => peer.shutdown());
   await t.rejects(peer.request(request, { timeoutMs: 2000 }), { code: 'NOT_FOUND', message: /network service "nothing-here" is not registered/ }, 'a peer from the CA reaches the chain');
+  const ownNetns = formatInodeUrl(statSync('/proc/self/ns/net'));
+  await t.rejects(
+    peer.request({ ...request, mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: ownNetns })] }, { timeoutMs: 2000 }),
+    { code: 'PERMISSION_DENIED', message: /a peer forwarder may not ask for a KERNEL \(LOCAL\) mechanism: it is trusted for the path it carries, never for a network namespace of this node/ },
+    'a peer may not name a namespace of this node',
+  );
 });
 
 t.test('nsm forwarder: TLS files are required for peering unless NSM_INSECURE=true', { skip: whyNoKernelTests() }, async (t) => {
