@@ -43,16 +43,20 @@ export class LeanGrpcClient {
     });
   }
 
-  unary<Req, Res>(service: ServiceDef, method: MethodDef<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
-    const body = method.requestType.encode(req).finish();
+  async unary<Req, Res>(service: ServiceDef, method: MethodDef<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
+    return method.responseType.decode(await this.raw(methodPath(service, method), method.requestType.encode(req).finish(), timeoutMs));
+  }
+
+  /** Sends `body` as the one message of a call to `path`, whatever it decodes to; resolves with the answer's bytes. */
+  raw(path: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const frame = Buffer.allocUnsafe(5 + body.length);
     frame[0] = 0;
     frame.writeUInt32BE(body.length, 1);
     frame.set(body, 5);
-    return new Promise<Res>((resolve, reject) => {
+    return new Promise<Uint8Array>((resolve, reject) => {
       const stream = this.#session.request({
         [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: methodPath(service, method),
+        [constants.HTTP2_HEADER_PATH]: path,
         'content-type': 'application/grpc',
         te: 'trailers',
         'grpc-timeout': `${Math.max(1, Math.ceil(timeoutMs))}m`,
@@ -68,11 +72,7 @@ export class LeanGrpcClient {
         if (status === undefined) return reject(new Error(`stream closed without a grpc-status (http2 code ${stream.rstCode})`));
         const data = Buffer.concat(chunks);
         if (data.length < 5 || data[0] !== 0) return reject(new Error('response is not one uncompressed gRPC message'));
-        try {
-          resolve(method.responseType.decode(data.subarray(5, 5 + data.readUInt32BE(1))));
-        } catch (err) {
-          reject(err as Error);
-        }
+        resolve(data.subarray(5, 5 + data.readUInt32BE(1)));
       });
       stream.end(frame);
     });

@@ -31,15 +31,18 @@ export class NsUrlError extends Error {
 const NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 const EXAMPLE = 'kernel://my-service/nsm-1';
 
-/** Why Linux would refuse this interface name (dev_valid_name), or undefined when it is fine. */
+/**
+ * Why this interface name is refused, or undefined when it is fine: Linux's rules (dev_valid_name),
+ * and none of the characters tools read specially (`%` templates, `#` comments, quotes, backslashes).
+ */
 export function ifnameProblem(name: string): string | undefined {
   if (name === '') return `the interface name is missing (example: ${EXAMPLE})`;
+  if (name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is reserved by Linux`;
+  const bad = [...name].find((c) => '/:%#"\'\\'.includes(c) || /\s/.test(c) || c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e);
+  if (bad !== undefined) return `interface name ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; interface names may not contain /, :, %, #, quotes, backslashes, spaces or control characters`;
   if (name.length > LINUX_IFNAME_MAX) {
     return `interface name ${JSON.stringify(name)} is ${name.length} characters; Linux allows at most ${LINUX_IFNAME_MAX}`;
   }
-  if (name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is reserved by Linux`;
-  const bad = [...name].find((c) => c === '/' || c === ':' || c === '%' || /\s/.test(c) || c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e);
-  if (bad !== undefined) return `interface name ${JSON.stringify(name)} contains ${JSON.stringify(bad)}, which Linux refuses in interface names`;
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/g
 import { ConnectionEventType, MonitorConnectionDefinition, type Connection, type ConnectionEvent, type MonitorScopeSelector, type PathSegment } from '../../proto/api.ts';
 import { closeThenRelease } from '../chain/rollback.ts';
 import type { Element } from '../chain/types.ts';
+import { refusedMalformed } from '../grpc/definitions.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
 
 function segmentMatches(want: PathSegment, have: PathSegment): boolean {
@@ -29,6 +30,7 @@ export function monitor(): Element & { binding: ServiceBinding; readonly connect
   };
   const implementation: UntypedServiceImplementation = {
     monitorConnections(call: ServerWritableStream<MonitorScopeSelector, ConnectionEvent>) {
+      if (refusedMalformed(call)) return;
       const selector = call.request;
       const initial: Record<string, Connection> = {};
       for (const [id, c] of connections) if (selectorMatches(selector, c)) initial[id] = c;

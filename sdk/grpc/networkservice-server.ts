@@ -6,13 +6,16 @@ import type { NetworkServiceServer } from '../chain/types.ts';
 import { NsmError, toNsmError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { callCtx } from './call-ctx.ts';
+import { MalformedMessage } from './definitions.ts';
 import type { ServiceBinding } from './server.ts';
 import { toStatus } from './status.ts';
 
 function unaryHandler<Req, Res>(log: Logger, method: string, handle: (ctx: ReturnType<typeof callCtx>['ctx'], req: Req) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const { ctx, done } = callCtx(call, log);
-    handle(ctx, call.request).then(
+    const req: unknown = call.request;
+    const started = req instanceof MalformedMessage ? Promise.reject(new NsmError('INVALID_ARGUMENT', req.problem)) : handle(ctx, call.request);
+    started.then(
       (res) => callback(null, res),
       (err) => {
         const e = toNsmError(err);

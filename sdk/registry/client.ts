@@ -14,6 +14,10 @@ export class RegistryClient {
     return unary(this.channel, NetworkServiceRegistryDefinition, NetworkServiceRegistryDefinition.methods.register, ns, options);
   }
 
+  async unregisterService(ns: RegistryNetworkService, options?: CallOptions): Promise<void> {
+    await unary(this.channel, NetworkServiceRegistryDefinition, NetworkServiceRegistryDefinition.methods.unregister, ns, options);
+  }
+
   registerEndpoint(nse: NetworkServiceEndpoint, options?: CallOptions): Promise<NetworkServiceEndpoint> {
     return unary(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.register, nse, options);
   }

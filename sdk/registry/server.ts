@@ -7,6 +7,7 @@ import { NsmError } from '../errors.ts';
 import { endpointNameProblem, endpointProblem, serviceProblem } from '../../proto/validate/registry.ts';
 import { nameProblem } from '../../proto/validate/fields.ts';
 import { refuseProblem, unaryHandler } from '../grpc/networkservice-server.ts';
+import { refusedMalformed } from '../grpc/definitions.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
 import type { Ctx } from '../chain/types.ts';
 import type { Logger } from '../log.ts';
@@ -44,6 +45,7 @@ function streamFind<T extends { name: string }, Q, R>(
   named: (name: string) => T,
 ) {
   return (call: ServerWritableStream<Q, R>) => {
+    if (refusedMalformed(call)) return;
     const query = call.request;
     const sent = new Set<string>();
     for (const o of store.list()) {

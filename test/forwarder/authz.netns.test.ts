@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,34 +6,11 @@ import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { Connection, kernelMechanism, memifMechanism, NetworkServiceEndpoint, NetworkServiceRequest, RegistryNetworkService } from '../../proto/api.ts';
 import { MEMIF_ENDPOINT_LABEL } from '../../proto/memif.ts';
-import type { ForeignAnswer, ForeignCall, ForeignPlan } from '../fixtures/foreign-caller.ts';
-import { addNetns, ip, link, ping, ROOT, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests, type T } from '../fixtures/netns.ts';
+import type { ForeignCall, ForeignPlan } from '../fixtures/foreign-caller.ts';
+import { fromNamespace } from '../fixtures/foreign.ts';
+import { addNetns, ip, link, ping, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
-const FOREIGN = join(ROOT, 'test/fixtures/foreign-caller.ts');
-
-/** Runs the plan from inside `netns`, as a process of that namespace would. */
-function fromNamespace(t: T, netns: string, plan: ForeignPlan, hidden?: string): Promise<ForeignAnswer[]> {
-  // With `hidden`, the caller runs in a mount namespace of its own where that directory is an empty tmpfs.
-  const argv = hidden
-    ? ['netns', 'exec', netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', hidden, process.execPath, FOREIGN]
-    : ['netns', 'exec', netns, process.execPath, FOREIGN];
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`foreign caller exited ${code}: ${err}`));
-      resolve(JSON.parse(out) as ForeignAnswer[]);
-    });
-    child.stdin.end(JSON.stringify(plan));
-  });
-}
 
 const inodeOf = (netns: string) => {
   const s = statSync(`/run/netns/${netns}`);
