@@ -1,4 +1,4 @@
-import { LINUX_IFNAME_MAX } from './mechanisms.ts';
+import { ifnameProblem, labelsProblem } from './validate/fields.ts';
 
 /**
  * Network service URLs as pods write them in the `networkservicemesh.io` annotation:
@@ -31,21 +31,6 @@ export class NsUrlError extends Error {
 const NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 const EXAMPLE = 'kernel://my-service/nsm-1';
 
-/**
- * Why this interface name is refused, or undefined when it is fine: Linux's rules (dev_valid_name),
- * and none of the characters tools read specially (`%` templates, `#` comments, quotes, backslashes).
- */
-export function ifnameProblem(name: string): string | undefined {
-  if (name === '') return `the interface name is missing (example: ${EXAMPLE})`;
-  if (name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is reserved by Linux`;
-  const bad = [...name].find((c) => '/:%#"\'\\'.includes(c) || /\s/.test(c) || c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e);
-  if (bad !== undefined) return `interface name ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; interface names may not contain /, :, %, #, quotes, backslashes, spaces or control characters`;
-  if (name.length > LINUX_IFNAME_MAX) {
-    return `interface name ${JSON.stringify(name)} is ${name.length} characters; Linux allows at most ${LINUX_IFNAME_MAX}`;
-  }
-  return undefined;
-}
-
 function nameProblem(what: string, value: string): string | undefined {
   if (value === '') return `the ${what} is empty (example: ${EXAMPLE})`;
   if (!NAME.test(value)) {
@@ -69,6 +54,8 @@ function parseLabels(url: string, query: string): Record<string, string> {
       throw new NsUrlError(url, 'labels', `label ${JSON.stringify(pair)} has a malformed %-escape`);
     }
     if (Object.hasOwn(labels, key)) throw new NsUrlError(url, 'labels', `label ${JSON.stringify(key)} is given twice`);
+    const problem = labelsProblem('label', { [key]: value });
+    if (problem) throw new NsUrlError(url, 'labels', problem);
     labels[key] = value;
   }
   return labels;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ifnameProblem } from '../nsurl.ts';
+import { LINUX_IFNAME_MAX } from '../mechanisms.ts';
 
 /**
  * The rules every string that arrives over gRPC is held to, each as a function that says what
@@ -58,6 +58,21 @@ export function labelsProblem(field: string, labels: Record<string, string>): Pr
     }
     const p = textProblem(`${field}[${JSON.stringify(key)}]`, value, LIMITS.labelValue);
     if (p) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Why this interface name is refused, or undefined when it is fine: Linux's rules (dev_valid_name),
+ * and none of the characters tools read specially (`%` templates, `#` comments, quotes, backslashes).
+ */
+export function ifnameProblem(name: string): string | undefined {
+  if (name === '') return `the interface name is missing (example: kernel://my-service/nsm-1)`;
+  if (name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is reserved by Linux`;
+  const bad = [...name].find((c) => '/:%#"\'\\'.includes(c) || /\s/.test(c) || c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e);
+  if (bad !== undefined) return `interface name ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; interface names may not contain /, :, %, #, quotes, backslashes, spaces or control characters`;
+  if (name.length > LINUX_IFNAME_MAX) {
+    return `interface name ${JSON.stringify(name)} is ${name.length} characters; Linux allows at most ${LINUX_IFNAME_MAX}`;
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { formatNsUrl, formatNsUrlList, NsUrlError, parseNsUrl, parseNsUrlList, type NsUrl } from '../../proto/nsurl.ts';
+import { interfaceNameProblem, labelsProblem, nameProblem } from '../../proto/validate/fields.ts';
 
 function catchError(fn: () => unknown): unknown {
   try {
@@ -68,7 +69,8 @@ const urlArb = fc.record({
   service: nameArb,
   domain: fc.option(nameArb, { nil: undefined }),
   ifname: ifnameArb,
-  labels: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+  // Any label the forwarder's edge takes: keys as Kubernetes writes them, values without control characters.
+  labels: fc.dictionary(fc.stringMatching(/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,6}[A-Za-z0-9])?$/), fc.string({ maxLength: 8 }).filter((v) => !/[\u0000-\u001f\u007f]/.test(v)), { maxKeys: 3 }),
 }).map((u) => {
   const out: NsUrl = { mechanism: u.mechanism, service: u.service, ifname: u.ifname, labels: { ...u.labels } };
   if (u.domain !== undefined) out.domain = u.domain;
@@ -96,4 +98,18 @@ t.test('property: any string either parses or throws an NsUrlError naming itself
     }
   }), { numRuns: 500 });
   t.pass('every failure names its URL');
+});
+
+t.test('property: what a URL accepts, the forwarder\'s edge accepts (no annotation passes the webhook only to be refused later)', async (t) => {
+  const noisy = fc.oneof(fc.string({ maxLength: 30 }), urlArb.map(formatNsUrl), urlArb.map(formatNsUrl).map((s) => s.replace(/nsm|[a-z]/, (m) => `${m}${['#', '"', '%', '\\', "'"][m.length % 5]}`)));
+  fc.assert(fc.property(noisy, (s) => {
+    let u: NsUrl;
+    try {
+      u = parseNsUrl(s);
+    } catch {
+      return true;
+    }
+    return interfaceNameProblem('name', u.ifname) === undefined && nameProblem('service', u.service) === undefined && labelsProblem('labels', u.labels) === undefined;
+  }), { numRuns: 1000, seed: 23 });
+  t.pass('every parsed URL names an interface and a service the forwarder takes');
 });
