@@ -143,6 +143,7 @@ t.test('the forwarder DaemonSet', async (t) => {
   t.same(c.args, ['forwarder']);
   const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value ?? e.valueFrom.fieldRef.fieldPath]));
   t.same(env, {
+    NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=256',
     NSM_NAME: 'spec.nodeName',
     NSM_NAMESPACE: 'metadata.namespace',
     NSM_LISTEN_ON: 'unix:///var/lib/networkservicemesh/nsm.io.sock',
