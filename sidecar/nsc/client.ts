@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, earliestExpiry, type NetworkServiceRequest, type NsUrl } from '../../proto/api.ts';
 import { NsmError, toNsmError } from '../../sdk/errors.ts';
 import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
+import { retry, type Attempt } from '../../sdk/retry.ts';
 import { clientPreferences, requestLabels } from './preferences.ts';
 
 export const connectionId = (name: string, index: number) => `${name}-${index}`;
@@ -57,7 +58,7 @@ export function dialer(connectTo: string, dialTimeoutMs: number): Dialer {
   };
 }
 
-export interface RetryOptions {
+export interface RequestRetryOptions {
   requestTimeoutMs: number;
   /** Absolute time (ms) after which no new attempt starts; Infinity = until aborted. */
   deadline: number;
@@ -66,26 +67,33 @@ export interface RetryOptions {
 }
 
 /** Requests until one attempt succeeds, backing off from 200 ms to 5 s between attempts. */
-export async function requestWithRetry(d: Dialer, build: () => NetworkServiceRequest, o: RetryOptions): Promise<Connection> {
-  let backoff = 200;
+export async function requestWithRetry(d: Dialer, build: () => NetworkServiceRequest, o: RequestRetryOptions): Promise<Connection> {
   let telling: NsmError | undefined;
-  for (let attempt = 1; ; attempt++) {
-    o.signal?.throwIfAborted();
-    const left = o.deadline - Date.now();
+  let attempts = 0;
+  const attempt = async (a: Attempt) => {
     try {
-      const client = await d.client(left);
-      return await client.request(build(), { timeoutMs: Math.max(1, Math.min(o.requestTimeoutMs, left)), signal: o.signal });
+      const client = await d.client(a.remainingMs);
+      return await client.request(build(), { timeoutMs: Math.max(1, Math.min(o.requestTimeoutMs, a.remainingMs)), signal: o.signal });
     } catch (err) {
       const e = toNsmError(err);
       if (e.code === 'UNAVAILABLE') d.reset();
-      o.onFailure?.(e, attempt);
-      // An attempt cut short by the deadline says less than the failure before it.
-      if (!telling || (e.code !== 'DEADLINE_EXCEEDED' && e.code !== 'CANCELLED')) telling = e;
-      const wait = Math.min(backoff, o.deadline - Date.now() - 100);
-      if (wait <= 0 || o.signal?.aborted) throw new NsmError(telling.code, `${telling.message} (after ${attempt} attempt${attempt === 1 ? '' : 's'})`, { cause: telling });
-      await sleep(wait, undefined, { signal: o.signal }).catch(() => {});
-      backoff = Math.min(backoff * 2, 5000);
+      throw e;
     }
+  };
+  try {
+    return await retry(attempt, {
+      backoff: { floorMs: 200, capMs: 5000 }, deadline: o.deadline, attemptMinMs: 100, signal: o.signal,
+      onFailure: (f) => {
+        const e = toNsmError(f.error);
+        attempts = f.attempt;
+        o.onFailure?.(e, f.attempt);
+        // An attempt cut short by the deadline says less than the failure before it.
+        if (!telling || (e.code !== 'DEADLINE_EXCEEDED' && e.code !== 'CANCELLED')) telling = e;
+      },
+    });
+  } catch (err) {
+    if (!telling) throw err;
+    throw new NsmError(telling.code, `${telling.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`, { cause: telling });
   }
 }
 

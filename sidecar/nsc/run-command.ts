@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, NsUrl } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { toNsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
+import { retry, systemClock, type Attempt } from '../../sdk/retry.ts';
 import {
   connectionId, firstRequest, msUntilExpiry, readConnection, refreshRequest, removeConnection, requestWithRetry, writeConnection, type Dialer,
 } from './client.ts';
@@ -24,38 +24,41 @@ interface Kept {
  * after repeated failures.
  */
 export async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
-  let failures = 0;
-  let period = 5000;
-  while (!signal.aborted) {
-    const reselect = failures >= RESELECT_AFTER;
-    if (reselect && k.conn) {
+  const refresh = async (a: Attempt): Promise<Connection> => {
+    if (a.failures >= RESELECT_AFTER && k.conn) {
       log.warn({ connId: k.conn.id, service: k.url.service }, 'refresh keeps failing; closing and requesting the service again');
       await (await d.client().catch(() => undefined))?.close(k.conn, { timeoutMs: requestTimeoutMs }).catch(() => {});
       k.conn = undefined;
-      failures = 0;
+      a.reset();
     }
+    const current = k.conn;
+    k.conn = await requestWithRetry(d, () => (current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name)), {
+      requestTimeoutMs, deadline: Date.now() + requestTimeoutMs, signal,
+    });
+    await writeConnection(dir, k.url.ifname, k.conn);
+    log.debug({ connId: k.conn.id, service: k.url.service }, 'refreshed');
+    return k.conn;
+  };
+  let period = 5000;
+  while (!signal.aborted) {
     try {
-      const current = k.conn;
-      k.conn = await requestWithRetry(d, () => (current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name)), {
-        requestTimeoutMs, deadline: Date.now() + requestTimeoutMs, signal,
+      const conn = await retry(refresh, {
+        signal,
+        // Never back off past a refresh period, so the connection is claimed before it expires.
+        backoff: { floorMs: 400, capMs: Math.min(5000, period) },
+        // Only refusals count toward reselecting: while the forwarder is unreachable (restarting),
+        // the connection's interfaces stay in the kernel and the restarted forwarder adopts them on
+        // the next refresh, so closing it then would only break it.
+        decide: async () => ((await d.client(requestTimeoutMs).then(() => true, () => false)) ? 'retry' : 'retry-uncounted'),
+        onFailure: (f) => log.warn({
+          connId: connectionId(name, k.index), service: k.url.service, failures: f.failures, forwarderUp: f.counted, err: toNsmError(f.error).message,
+        }, 'refresh failed; healing'),
       });
-      failures = 0;
-      await writeConnection(dir, k.url.ifname, k.conn);
-      log.debug({ connId: k.conn.id, service: k.url.service }, 'refreshed');
-    } catch (err) {
-      if (signal.aborted) return;
-      // Only refusals count toward reselecting: while the forwarder is unreachable (restarting),
-      // the connection's interfaces stay in the kernel and the restarted forwarder adopts them on
-      // the next refresh, so closing it then would only break it.
-      const forwarderUp = await d.client(requestTimeoutMs).then(() => true, () => false);
-      if (forwarderUp) failures++;
-      log.warn({ connId: connectionId(name, k.index), service: k.url.service, failures, forwarderUp, err: toNsmError(err).message }, 'refresh failed; healing');
-      // Never back off past a refresh period, so the connection is claimed before it expires.
-      await sleep(Math.min(200 * 2 ** Math.max(failures, 1), 5000, period), undefined, { signal }).catch(() => {});
-      continue;
+      period = Math.max(100, msUntilExpiry(conn, 60_000) / 3);
+    } catch {
+      return; // every failure is retried: only the signal ends the loop
     }
-    period = Math.max(100, msUntilExpiry(k.conn, 60_000) / 3);
-    await sleep(period, undefined, { signal }).catch(() => {});
+    await systemClock.sleep(period, signal);
   }
 }
 
