@@ -6,31 +6,14 @@ import { timeout } from '../../sdk/elements/timeout.ts';
 import { updatePath } from '../../sdk/elements/update-path.ts';
 import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
-import type { Logger } from '../../sdk/log.ts';
 import { ownNetnsUrl } from '../../sdk/netns.ts';
 import { ipamElement } from './elements/ipam.ts';
 import { kernelAnswer } from './elements/kernel-answer.ts';
 import { memifAnswer } from './elements/memif-answer.ts';
 import { MemifIds } from './memif-ids.ts';
 import { PointToPointIpam } from './ipam.ts';
-import { keepRegistered } from './registration.ts';
-
-export interface EndpointOptions {
-  name: string;
-  services: string[];
-  labels: Record<string, string>;
-  payload: string;
-  cidr: string;
-  connectTo: string;
-  listenOn: string;
-  connectionLifetimeMs: number;
-  dialTimeoutMs: number;
-  log: Logger;
-  /** Filesystem socket the endpoint application listens on as memif server; unset = no memif. */
-  memifSocket?: string;
-  /** Register the NetworkServices (name and payload) too; off when they are managed as objects of their own. */
-  registerServices?: boolean;
-}
+import type { EndpointOptions } from './options.ts';
+import { EndpointRegistration } from './registration.ts';
 
 export interface Endpoint {
   readonly ipam: PointToPointIpam;
@@ -46,7 +29,7 @@ export function endpointElements(o: EndpointOptions, ipam: PointToPointIpam, mem
 export async function startEndpoint(o: EndpointOptions): Promise<Endpoint & { registered: Promise<void> }> {
   const ipam = new PointToPointIpam(o.cidr);
   const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, ipam)), o.log)], socketMode: 0o666 });
-  const registration = keepRegistered(o);
+  const registration = new EndpointRegistration(o).start();
   return {
     ipam,
     server,

@@ -126,7 +126,7 @@ t.test('abort: the attempt in flight sees it; the loop ends with the reason, nei
 
 t.test('abort: a wait in progress ends at once and nothing is left waiting', async (t) => {
   const clock = new VirtualClock();
-  clock.hold = true;
+  clock.hold = () => true;
   const stop = new AbortController();
   let attempts = 0;
   const done = retry(async () => {
@@ -144,7 +144,7 @@ t.test('abort: a wait in progress ends at once and nothing is left waiting', asy
 
 t.test('wakeup: a wake ends the wait in progress; the next attempt runs at once', async (t) => {
   const clock = new VirtualClock();
-  clock.hold = true;
+  clock.hold = () => true;
   const wakeup = new Wakeup();
   const seen: Attempt[] = [];
   const done = retry(failing(1, seen), { backoff: { floorMs: 60_000, capMs: 60_000 }, clock, wakeup });
@@ -157,7 +157,7 @@ t.test('wakeup: a wake ends the wait in progress; the next attempt runs at once'
 
 t.test('wakeup: a wake during an attempt skips the next wait, once', async (t) => {
   const clock = new VirtualClock();
-  clock.hold = true;
+  clock.hold = () => true;
   const wakeup = new Wakeup();
   const stop = new AbortController();
   let attempts = 0;

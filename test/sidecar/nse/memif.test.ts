@@ -3,7 +3,8 @@ import { Connection, kernelMechanism, memifMechanism, type NetworkServiceRequest
 import { MEMIF_ENDPOINT_LABEL, memifOffer, offersMemif } from '../../../proto/memif.ts';
 import { chain, newCtx } from '../../../sdk/chain/index.ts';
 import { silentLogger } from '../../../sdk/log.ts';
-import { endpointElements, type EndpointOptions } from '../../../sidecar/nse/endpoint.ts';
+import { endpointElements } from '../../../sidecar/nse/endpoint.ts';
+import type { EndpointOptions } from '../../../sidecar/nse/options.ts';
 import { endpointRegistration } from '../../../sidecar/nse/registration.ts';
 import { PointToPointIpam } from '../../../sidecar/nse/ipam.ts';
 import { MemifIds } from '../../../sidecar/nse/memif-ids.ts';
