@@ -1,5 +1,6 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.ts';
+import { backgroundClock, retry, type Attempt, type Clock } from '../retry.ts';
 
 export interface KeptListWatchOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
@@ -14,6 +15,8 @@ export interface KeptListWatchOptions<T extends KubernetesObject> {
   maxRetryDelayMs?: number;
   /** Wait client-node uses before re-opening a watch that closed cleanly. */
   reconnectDelay?: (ms: number) => Promise<void>;
+  /** The restart waits' clock; by default they do not keep the process alive. */
+  clock?: Clock;
 }
 
 export interface KeptListWatch<T extends KubernetesObject> {
@@ -33,51 +36,64 @@ const unrefDelay = (ms: number) => new Promise<void>((resolve) => setTimeout(res
  * list or watch error restarts it after a growing delay instead of leaving the cache stale.
  */
 export function keptListWatch<T extends KubernetesObject>(o: KeptListWatchOptions<T>): KeptListWatch<T> {
-  const baseDelay = o.retryDelayMs ?? 1000;
-  let delay = baseDelay;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let firstError: ((err: unknown) => void) | undefined;
+  /** The running attempt's: a good list starts its backoff afresh. */
+  let listedNow: (() => void) | undefined;
   const listed = async () => {
     const result = await o.list();
-    delay = baseDelay;
+    listedNow?.();
     return result;
   };
   const informer = new ListWatch<T>(o.path, new Watch(o.kubeConfig), listed, false, undefined, undefined, { delayFn: o.reconnectDelay ?? unrefDelay });
-  const restartLater = (err: unknown) => {
-    if (firstError) return firstError(err);
-    if (stopped) return;
-    o.log.warn({ resource: o.resource, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'list/watch failed; retrying');
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (!stopped) informer.start().catch(restartLater);
-    }, delay);
-    timer.unref();
-    delay = Math.min(delay * 2, o.maxRetryDelayMs ?? 30_000);
-  };
-  informer.on('error', restartLater);
+  let stopping: AbortController | undefined;
+  let running: Promise<void> | undefined;
+
+  /** One run of the informer: never resolves; fails with its first list or watch error. `started` once start() returned cleanly. */
+  const runUntilError = (a: Attempt, started: () => void) => new Promise<never>((_, reject) => {
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      informer.off('error', fail);
+      a.signal.removeEventListener('abort', aborted);
+      listedNow = undefined;
+      reject(err);
+    };
+    const aborted = () => fail(a.signal.reason);
+    informer.on('error', fail);
+    a.signal.addEventListener('abort', aborted, { once: true });
+    listedNow = a.reset;
+    informer.start().then(() => failed || started(), fail);
+  });
+
   return {
     informer,
     async start({ failFast = false } = {}) {
-      stopped = false;
-      if (!failFast) {
-        informer.start().catch(restartLater);
-        return;
-      }
-      let failure: { err: unknown } | undefined;
-      firstError = (err) => {
-        failure ??= { err };
+      if (running) return;
+      stopping = new AbortController();
+      const first = Promise.withResolvers<void>();
+      let startedOnce = false;
+      const started = () => {
+        startedOnce = true;
+        first.resolve();
       };
-      await informer.start().catch((err: unknown) => firstError?.(err));
-      firstError = undefined;
-      if (failure) {
+      running = retry((a) => runUntilError(a, started), {
+        signal: stopping.signal, clock: o.clock ?? backgroundClock,
+        backoff: { floorMs: o.retryDelayMs ?? 1000, capMs: o.maxRetryDelayMs ?? 30_000 },
+        decide: () => (failFast && !startedOnce ? 'stop' : 'retry'),
+        onFailure: (f) => {
+          if (f.retryInMs === undefined) return;
+          o.log.warn({ resource: o.resource, err: f.error instanceof Error ? f.error.message : String(f.error), retryInMs: f.retryInMs }, 'list/watch failed; retrying');
+        },
+      }).catch(async (err: unknown) => {
         await informer.stop();
-        throw failure.err;
-      }
+        running = undefined;
+        if (failFast) first.reject(err);
+      });
+      if (failFast) await first.promise;
     },
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
+      stopping?.abort();
+      await running;
       await informer.stop();
     },
   };
