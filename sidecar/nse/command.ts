@@ -4,7 +4,7 @@ import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
 import { createLogger } from '../../sdk/log.ts';
-import { PointToPointIpam } from './ipam.ts';
+import { PointToPointPool } from './point-to-point-pool.ts';
 import { startEndpoint } from './endpoint.ts';
 
 const memifSocketCheck = (s: string) => {
@@ -19,7 +19,7 @@ export default defineCommand({
     NSM_NAME: str('', 'endpoint name (defaults to the host name)'),
     NSM_SERVICE_NAMES: list('', 'network services this endpoint provides, comma-separated'),
     NSM_LABELS: labels('', 'endpoint labels, k=v,...'),
-    NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool; each connection gets a pair of addresses from it', (s) => void new PointToPointIpam(s)),
+    NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool; each connection gets a pair of addresses from it', (s) => void new PointToPointPool(s)),
     NSM_PAYLOAD: oneOf('ETHERNET', ['ETHERNET', 'IP'], 'payload of the services'),
     NSM_REGISTER_SERVICE: bool(true, 'also register the NetworkServices (name and payload); false when they are applied as objects'),
     NSM_CONNECT_TO: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'forwarder socket to register through'),
@@ -47,7 +47,7 @@ export default defineCommand({
       log,
       memifSocket: config.NSM_MEMIF_SOCKET || undefined,
     });
-    void endpoint.registered.then(() => log.info({ services: config.NSM_SERVICE_NAMES, pool: endpoint.ipam.cidr }, 'endpoint registered'));
+    void endpoint.registered.then(() => log.info({ services: config.NSM_SERVICE_NAMES, pool: endpoint.pool.cidr }, 'endpoint registered'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -7,31 +7,31 @@ import { updatePath } from '../../sdk/elements/update-path.ts';
 import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
 import { ownNetnsUrl } from '../../sdk/netns.ts';
-import { ipamElement } from './elements/ipam.ts';
+import { assignAddresses } from './elements/assign-addresses.ts';
 import { kernelAnswer } from './elements/kernel-answer.ts';
 import { memifAnswer } from './elements/memif-answer.ts';
 import { MemifIds } from './memif-ids.ts';
-import { PointToPointIpam } from './ipam.ts';
+import { PointToPointPool } from './point-to-point-pool.ts';
 import type { EndpointOptions } from './options.ts';
 import { EndpointRegistration } from './registration.ts';
 
 export interface Endpoint {
-  readonly ipam: PointToPointIpam;
+  readonly pool: PointToPointPool;
   readonly server: RunningGrpcServer;
   stop(): Promise<void>;
 }
 
-export function endpointElements(o: EndpointOptions, ipam: PointToPointIpam, memifIds = new MemifIds()): Element[] {
+export function endpointElements(o: EndpointOptions, pool: PointToPointPool, memifIds = new MemifIds()): Element[] {
   const memif = o.memifSocket ? [memifAnswer(o.memifSocket, memifIds)] : [];
-  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), ipamElement(ipam), ...memif, kernelAnswer(ownNetnsUrl())];
+  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), assignAddresses(pool), ...memif, kernelAnswer(ownNetnsUrl())];
 }
 
 export async function startEndpoint(o: EndpointOptions): Promise<Endpoint & { registered: Promise<void> }> {
-  const ipam = new PointToPointIpam(o.cidr);
-  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, ipam)), o.log)], socketMode: 0o666 });
+  const pool = new PointToPointPool(o.cidr);
+  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, pool)), o.log)], socketMode: 0o666 });
   const registration = new EndpointRegistration(o).start();
   return {
-    ipam,
+    pool,
     server,
     registered: registration.ready,
     stop: async () => {

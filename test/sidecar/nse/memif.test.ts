@@ -6,7 +6,7 @@ import { silentLogger } from '../../../sdk/log.ts';
 import { endpointElements } from '../../../sidecar/nse/endpoint.ts';
 import type { EndpointOptions } from '../../../sidecar/nse/options.ts';
 import { endpointRegistration } from '../../../sidecar/nse/registration.ts';
-import { PointToPointIpam } from '../../../sidecar/nse/ipam.ts';
+import { PointToPointPool } from '../../../sidecar/nse/point-to-point-pool.ts';
 import { MemifIds } from '../../../sidecar/nse/memif-ids.ts';
 
 t.test('ids: lowest free first, stable per connection, reused after release', async (t) => {
@@ -37,17 +37,17 @@ const options = (memifSocket?: string): EndpointOptions => ({
 
 function setup(memifSocket?: string) {
   const ids = new MemifIds();
-  const ipam = new PointToPointIpam('10.0.0.0/29');
-  const server = chain(endpointElements(options(memifSocket), ipam, ids), { trace: false });
+  const pool = new PointToPointPool('10.0.0.0/29');
+  const server = chain(endpointElements(options(memifSocket), pool, ids), { trace: false });
   const req = (id: string, prefs = [memifOffer({ uid: 1000 })], conn?: Connection): NetworkServiceRequest => ({
     connection: conn ?? Connection.fromPartial({ id, networkService: 'svc', path: { index: 0, pathSegments: [{ name: 'fwd', id }] } }),
     mechanismPreferences: prefs,
   });
-  return { ids, ipam, server, req, ctx: newCtx(silentLogger()) };
+  return { ids, pool, server, req, ctx: newCtx(silentLogger()) };
 }
 
 t.test('an endpoint with a memif socket answers MEMIF with its socket, an id, and an IP context', async (t) => {
-  const { server, req, ctx, ids, ipam } = setup('/shared/app/memif.sock');
+  const { server, req, ctx, ids, pool } = setup('/shared/app/memif.sock');
   const a = await server.request(ctx, req('a'));
   const b = await server.request(ctx, req('b'));
   t.same(a.mechanism, memifMechanism({ socketfile: '/shared/app/memif.sock', id: 0 }));
@@ -56,7 +56,7 @@ t.test('an endpoint with a memif socket answers MEMIF with its socket, an id, an
   t.equal((await server.request(ctx, req('a', [memifMechanism()], a))).mechanism?.parameters.id, '0', 'a refresh keeps the id');
   await server.close(ctx, a);
   t.equal(ids.get('a'), undefined, 'Close releases the id');
-  t.equal(ipam.get('a'), undefined, 'and the addresses');
+  t.equal(pool.get('a'), undefined, 'and the addresses');
   t.equal((await server.request(ctx, req('c'))).mechanism?.parameters.id, '0', 'the lowest free id is reused');
 });
 

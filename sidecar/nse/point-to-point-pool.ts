@@ -17,11 +17,11 @@ export interface Pair {
 }
 
 /**
- * Point-to-point IPAM: each connection gets two addresses from the pool, as /32s with host routes
- * to each other, or as the two halves of a /31 when the pool is a /31. The lowest free addresses
- * go first, so released ones are reused.
+ * The endpoint's address pool for point-to-point connections: each connection gets two addresses,
+ * as /32s with host routes to each other, or as the two halves of a /31 when the pool is a /31. The
+ * lowest free addresses go first, so released ones are reused.
  */
-export class PointToPointIpam {
+export class PointToPointPool {
   readonly cidr: string;
   readonly #first: number;
   readonly #last: number;
