@@ -20,7 +20,7 @@ import { NetnsResolver } from './dataplane/netns-resolver.ts';
 import type { KernelRunner } from './dataplane/runner.ts';
 import { clientNetns } from './elements/client-netns.ts';
 import { clientOffers } from './elements/client-offers.ts';
-import { ChannelPool, connectToEndpoint } from './elements/connect.ts';
+import { callEndpoint, ChannelPool } from './elements/call-endpoint.ts';
 import { discover } from './elements/discover.ts';
 import { kernelVeth } from './elements/kernel-veth.ts';
 import { memifShortcut } from './elements/memif-shortcut.ts';
@@ -80,7 +80,7 @@ export function forwarderElements(
     ...(peering ? [peering.switch] : []),
     kernelVeth(o.runner, resolver, adoption),
     endpointAnswer(registrations),
-    connectToEndpoint(pool, o.registry, o.requestTimeoutMs),
+    callEndpoint(pool, o.registry, o.requestTimeoutMs),
   ];
 }
 

@@ -12,7 +12,7 @@ import { endpointAnswer, type EndpointIdentities } from '../authz/endpoint-answe
 import type { AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import type { KernelRunner } from '../dataplane/runner.ts';
-import { ChannelPool, connectToEndpoint } from '../elements/connect.ts';
+import { callEndpoint, ChannelPool } from '../elements/call-endpoint.ts';
 import { remoteSwitch } from '../elements/remote-switch.ts';
 import { tunnelClient } from '../elements/tunnel-client.ts';
 import { tunnelEndpoint } from '../elements/tunnel-endpoint.ts';
@@ -83,8 +83,8 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   const peerPool = new ChannelPool(d.dialTimeoutMs, peerDialOptions(o.tls));
   const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis: new VniAllocator(), adoption: d.adoption };
   const sw = remoteSwitch(registry,
-    [tunnelClient(deps), connectToEndpoint(peerPool, registry, d.requestTimeoutMs)],
-    [tunnelEndpoint(deps), endpointAnswer(d.endpoints), connectToEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
+    [tunnelClient(deps), callEndpoint(peerPool, registry, d.requestTimeoutMs)],
+    [tunnelEndpoint(deps), endpointAnswer(d.endpoints), callEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
   return {
     server,
     url,

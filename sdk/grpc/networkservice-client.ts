@@ -27,9 +27,9 @@ export class NetworkServiceClient {
 }
 
 /** Terminal client element: sends the call to the server behind `client`, bounded by `timeoutMs`. */
-export function connectTo(client: NetworkServiceClient, timeoutMs?: number): Element {
+export function callServer(client: NetworkServiceClient, timeoutMs?: number): Element {
   return {
-    name: 'connect',
+    name: 'call-server',
     request: (ctx, req) => client.request(req, { signal: ctx.signal, timeoutMs }),
     close: (ctx, conn) => client.close(conn, { signal: ctx.signal, timeoutMs }),
   };

@@ -10,7 +10,7 @@ import { newCtx, type Element } from '../../../sdk/chain/types.ts';
 import { NsmError } from '../../../sdk/errors.ts';
 import { formatAddress } from '../../../sdk/grpc/address.ts';
 import { peerKey } from '../../../sdk/grpc/call-ctx.ts';
-import { connectTo, NetworkServiceClient } from '../../../sdk/grpc/networkservice-client.ts';
+import { callServer, NetworkServiceClient } from '../../../sdk/grpc/networkservice-client.ts';
 import { networkServiceBinding } from '../../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer } from '../../../sdk/grpc/server.ts';
 import { silentLogger } from '../../../sdk/log.ts';
@@ -92,14 +92,14 @@ t.test('errors keep their code across the wire; deadlines and aborts end calls',
   await t.rejects(client.request(request('f', 'slow'), { signal: AbortSignal.timeout(50) }), { code: 'DEADLINE_EXCEEDED' });
 });
 
-t.test('a client chain reaches a server chain over TCP with connectTo', async (t) => {
+t.test('a client chain reaches a server chain over TCP with callServer', async (t) => {
   const closed: string[] = [];
   const server = await startGrpcServer({ listenOn: 'tcp://127.0.0.1:0', services: [networkServiceBinding(endpointChain(closed, []), log)] });
   t.teardown(() => server.stop());
   t.ok(server.address.kind === 'tcp' && server.address.port > 0, 'real port reported');
   const client = await NetworkServiceClient.dial(formatAddress(server.address));
   t.teardown(() => client.shutdown());
-  const clientChain = chain([begin(), connectTo(client, 2000)]);
+  const clientChain = chain([begin(), callServer(client, 2000)]);
   const conn = await clientChain.request(newCtx(log), request('c-1'));
   await clientChain.close(newCtx(log), Connection.fromPartial({ id: 'c-1' }));
   t.same(closed, [`c-1 ${conn.context?.ipContext?.srcIpAddrs[0]}`], 'close sent the connection the server returned');

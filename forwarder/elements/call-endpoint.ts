@@ -38,7 +38,7 @@ export class ChannelPool {
 }
 
 /** Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on the connection). */
-export function connectToEndpoint(pool: ChannelPool, registry: RegistryBackend, timeoutMs: number): Element {
+export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeoutMs: number): Element {
   const call = async <T>(url: string, f: (c: NetworkServiceClient) => Promise<T>): Promise<T> => {
     try {
       return await f(await pool.get(url));
@@ -48,16 +48,16 @@ export function connectToEndpoint(pool: ChannelPool, registry: RegistryBackend, 
     }
   };
   return {
-    name: 'connect',
+    name: 'call-endpoint',
     async request(ctx, req) {
       const nse = endpointKey.get(ctx);
-      if (!nse) throw new NsmError('INTERNAL', 'connect needs an endpoint chosen by roundrobin before it');
+      if (!nse) throw new NsmError('INTERNAL', 'call-endpoint needs an endpoint chosen by roundrobin before it');
       return call(nse.url, (c) => c.request(req, { signal: ctx.signal, timeoutMs }));
     },
     async close(ctx, conn) {
       const url = endpointKey.get(ctx)?.url ?? registry.endpoints.get(conn.networkServiceEndpointName)?.url;
       if (!url) {
-        ctx.log.warn({ element: 'connect', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'endpoint no longer registered; its side of the connection expires on its own');
+        ctx.log.warn({ element: 'call-endpoint', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'endpoint no longer registered; its side of the connection expires on its own');
         return;
       }
       await call(url, (c) => c.close(conn, { signal: ctx.signal, timeoutMs }));
