@@ -30,10 +30,33 @@ function bind(element: Element, next: NetworkServiceServer): NetworkServiceServe
 export interface ChainOptions {
   /** Wrap each element in a debug-level trace (default true; costs nothing unless debug is on). */
   trace?: boolean;
+  /** What the chain this one runs inside has provided before it (for sub-chains). */
+  given?: readonly string[];
 }
 
-/** Composes elements in order: the first sees a call first and its response last. */
+export class ChainOrderError extends Error {}
+
+/** Throws when an element needs something no element before it provides, naming both and the order. */
+export function checkOrder(elements: readonly Element[], given: readonly string[] = []): void {
+  const provided = new Set(given);
+  for (const e of elements) {
+    const missing = (e.needs ?? []).filter((n) => !provided.has(n));
+    if (missing.length > 0) {
+      const order = elements.map((x) => x.name).join(' -> ');
+      const by = (n: string) => elements.find((x) => x.provides?.includes(n))?.name;
+      const hint = missing.map((n) => (by(n) ? `"${n}" (provided by ${by(n)}, which must come before it)` : `"${n}" (provided by no element of this chain)`)).join(', ');
+      throw new ChainOrderError(`chain element "${e.name}" needs ${hint}; order: ${order}`);
+    }
+    for (const p of e.provides ?? []) provided.add(p);
+  }
+}
+
+/**
+ * Composes elements in order: the first sees a call first and its response last. The order is
+ * checked first (needs and provides), so a wrong order fails when the chain is built.
+ */
 export function chain(elements: readonly Element[], options: ChainOptions = {}): NetworkServiceServer {
+  checkOrder(elements, options.given);
   const trace = options.trace ?? true;
   let next = tail;
   for (let i = elements.length - 1; i >= 0; i--) {

@@ -17,9 +17,16 @@ export interface NetworkServiceServer {
   close(ctx: Ctx, conn: Connection): Promise<void>;
 }
 
-/** One feature of a chain. A missing method passes the call straight to `next`. */
+/**
+ * One feature of a chain. A missing method passes the call straight to `next`.
+ * `needs` and `provides` name what an element relies on being set up before it (per-connection
+ * metadata, a chosen endpoint, a negotiated mechanism...) and what it sets up for the elements
+ * after it; `chain()` refuses an order in which something is needed before it is provided.
+ */
 export interface Element {
   readonly name: string;
+  readonly needs?: readonly string[];
+  readonly provides?: readonly string[];
   request?(ctx: Ctx, req: NetworkServiceRequest, next: NetworkServiceServer): Promise<Connection>;
   close?(ctx: Ctx, conn: Connection, next: NetworkServiceServer): Promise<void>;
 }

@@ -135,3 +135,13 @@ t.test('an element that throws before returning a promise still rejects, with de
     }
   }
 });
+
+t.test('a chain refuses, when it is built, an element placed before what it needs', async (t) => {
+  const meta: Element = { name: 'metadata', provides: ['metadata'] };
+  const user: Element = { name: 'user', needs: ['metadata', 'endpoint'] };
+  const picker: Element = { name: 'picker', provides: ['endpoint'] };
+  t.doesNotThrow(() => chain([meta, picker, user]), 'needs met in order');
+  t.throws(() => chain([meta, user, picker]), { name: 'Error', message: 'chain element "user" needs "endpoint" (provided by picker, which must come before it); order: metadata -> user -> picker' });
+  t.throws(() => chain([user]), { message: /needs "metadata" \(provided by no element of this chain\), "endpoint"/ });
+  t.doesNotThrow(() => chain([user], { given: ['metadata', 'endpoint'] }), 'a sub-chain is told what the chain around it provides');
+});
