@@ -6,37 +6,32 @@ import { timeout } from '../../sdk/elements/timeout.ts';
 import { updatePath } from '../../sdk/elements/update-path.ts';
 import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
-import { ownNetnsUrl } from '../../sdk/netns.ts';
-import { assignAddresses } from './elements/assign-addresses.ts';
-import { kernelAnswer } from './elements/kernel-answer.ts';
-import { memifAnswer } from './elements/memif-answer.ts';
-import { MemifIds } from './memif-ids.ts';
-import { PointToPointPool } from './point-to-point-pool.ts';
+import type { ModeRuntime } from './modes.ts';
 import type { EndpointOptions } from './options.ts';
 import { EndpointRegistration } from './registration.ts';
 
 export interface Endpoint {
-  readonly pool: PointToPointPool;
   readonly server: RunningGrpcServer;
+  readonly registered: Promise<void>;
   stop(): Promise<void>;
 }
 
-export function endpointElements(o: EndpointOptions, pool: PointToPointPool, memifIds = new MemifIds()): Element[] {
-  const memif = o.memifSocket ? [memifAnswer(o.memifSocket, memifIds)] : [];
-  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), assignAddresses(pool), ...memif, kernelAnswer(ownNetnsUrl())];
+/** Every endpoint's chain: the common elements, then the mode's. */
+export function endpointElements(o: EndpointOptions, mode: readonly Element[]): Element[] {
+  return [updatePath(o.name), begin(), metadata(), timeout(o.connectionLifetimeMs), ...mode];
 }
 
-export async function startEndpoint(o: EndpointOptions): Promise<Endpoint & { registered: Promise<void> }> {
-  const pool = new PointToPointPool(o.cidr);
-  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, pool)), o.log)], socketMode: 0o666 });
-  const registration = new EndpointRegistration(o).start();
+/** Serves the mode's chain on the endpoint's socket, then registers it (the forwarder checks the socket is served). */
+export async function startEndpoint(o: EndpointOptions, mode: ModeRuntime): Promise<Endpoint> {
+  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, mode.elements)), o.log)], socketMode: 0o666 });
+  const registration = new EndpointRegistration({ ...o, labels: { ...o.labels, ...mode.labels } }).start();
   return {
-    pool,
     server,
     registered: registration.ready,
     stop: async () => {
       await registration.stop();
       await server.stop(2000);
+      await mode.stop?.();
     },
   };
 }

@@ -6,14 +6,11 @@ export interface EndpointOptions {
   services: string[];
   labels: Record<string, string>;
   payload: string;
-  cidr: string;
   connectTo: string;
   listenOn: string;
   connectionLifetimeMs: number;
   dialTimeoutMs: number;
   log: Logger;
-  /** Filesystem socket the endpoint application listens on as memif server; unset = no memif. */
-  memifSocket?: string;
   /** Register the NetworkServices (name and payload) too; off when they are managed as objects of their own. */
   registerServices?: boolean;
 }

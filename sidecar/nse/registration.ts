@@ -1,5 +1,4 @@
 import { NetworkServiceEndpoint, RegistryNetworkService } from '../../proto/api.ts';
-import { MEMIF_ENDPOINT_LABEL } from '../../proto/memif.ts';
 import { toNsmError } from '../../sdk/errors.ts';
 import { dial, whenDisconnected } from '../../sdk/grpc/client.ts';
 import { RegistryClient } from '../../sdk/registry/client.ts';
@@ -8,7 +7,7 @@ import type { EndpointOptions } from './options.ts';
 
 /** What the endpoint registers; a memif endpoint marks each of its services with MEMIF_ENDPOINT_LABEL. */
 export function endpointRegistration(o: EndpointOptions): NetworkServiceEndpoint {
-  const labels = o.memifSocket ? { ...o.labels, [MEMIF_ENDPOINT_LABEL]: 'true' } : o.labels;
+  const labels = o.labels;
   return NetworkServiceEndpoint.fromPartial({
     name: o.name,
     networkServiceNames: o.services,

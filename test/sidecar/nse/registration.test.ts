@@ -33,7 +33,7 @@ async function forwarderRegistry(socket: string, name: string) {
 }
 
 const options = (socket: string): EndpointOptions => ({
-  name: 'ep', services: ['svc'], labels: {}, payload: 'ETHERNET', cidr: '10.0.0.0/24', connectTo: socket,
+  name: 'ep', services: ['svc'], labels: {}, payload: 'ETHERNET', connectTo: socket,
   listenOn: `unix://${join(dir, 'ep.sock')}`, connectionLifetimeMs: 60_000, dialTimeoutMs: 1000, log: silentLogger(),
 });
 

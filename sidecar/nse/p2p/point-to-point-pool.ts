@@ -1,5 +1,5 @@
-import type { IPContext } from '../../proto/api.ts';
-import { NsmError } from '../../sdk/errors.ts';
+import type { IPContext } from '../../../proto/api.ts';
+import { NsmError } from '../../../sdk/errors.ts';
 
 function toInt(ip: string): number {
   const parts = ip.split('.');

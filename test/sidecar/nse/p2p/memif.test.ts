@@ -1,13 +1,16 @@
 import t from 'tap';
-import { Connection, kernelMechanism, memifMechanism, type NetworkServiceRequest } from '../../../proto/api.ts';
-import { MEMIF_ENDPOINT_LABEL, memifOffer, offersMemif } from '../../../proto/memif.ts';
-import { chain, newCtx } from '../../../sdk/chain/index.ts';
-import { silentLogger } from '../../../sdk/log.ts';
-import { endpointElements } from '../../../sidecar/nse/endpoint.ts';
-import type { EndpointOptions } from '../../../sidecar/nse/options.ts';
-import { endpointRegistration } from '../../../sidecar/nse/registration.ts';
-import { PointToPointPool } from '../../../sidecar/nse/point-to-point-pool.ts';
-import { MemifIds } from '../../../sidecar/nse/memif-ids.ts';
+import { Connection, kernelMechanism, memifMechanism, type NetworkServiceRequest } from '../../../../proto/api.ts';
+import { MEMIF_ENDPOINT_LABEL, memifOffer, offersMemif } from '../../../../proto/memif.ts';
+import { chain, newCtx } from '../../../../sdk/chain/index.ts';
+import { silentLogger } from '../../../../sdk/log.ts';
+import { endpointElements } from '../../../../sidecar/nse/endpoint.ts';
+import type { EndpointOptions } from '../../../../sidecar/nse/options.ts';
+import { endpointRegistration } from '../../../../sidecar/nse/registration.ts';
+import { PointToPointPool } from '../../../../sidecar/nse/p2p/point-to-point-pool.ts';
+import { MemifIds } from '../../../../sidecar/nse/p2p/memif-ids.ts';
+import { p2pElements, p2pMode } from '../../../../sidecar/nse/p2p/mode.ts';
+import { nseEnv } from '../../../../sidecar/nse/env.ts';
+import { loadConfig } from '../../../../sdk/config/types.ts';
 
 t.test('ids: lowest free first, stable per connection, reused after release', async (t) => {
   const ids = new MemifIds();
@@ -30,15 +33,21 @@ t.test('ids: a connection asking for its old id gets it when free, else the lowe
   t.equal(ids.allocate('c', 5), 1, 'a taken id is not handed out twice');
 });
 
-const options = (memifSocket?: string): EndpointOptions => ({
-  name: 'nse', services: ['svc'], labels: {}, payload: 'ETHERNET', cidr: '10.0.0.0/29', connectTo: 'unix:///x', listenOn: 'unix:///y',
-  connectionLifetimeMs: 60_000, dialTimeoutMs: 1000, log: silentLogger(), memifSocket,
+const options = (): EndpointOptions => ({
+  name: 'nse', services: ['svc'], labels: {}, payload: 'ETHERNET', connectTo: 'unix:///x', listenOn: 'unix:///y',
+  connectionLifetimeMs: 60_000, dialTimeoutMs: 1000, log: silentLogger(),
 });
+
+/** What `nsm nse` registers in p2p mode, with or without a memif socket. */
+async function registered(memifSocket: string | undefined, o: EndpointOptions) {
+  const mode = await p2pMode.start(o, loadConfig(nseEnv, memifSocket ? { NSM_MEMIF_SOCKET: memifSocket } : {}));
+  return endpointRegistration({ ...o, labels: { ...o.labels, ...mode.labels } });
+}
 
 function setup(memifSocket?: string) {
   const ids = new MemifIds();
   const pool = new PointToPointPool('10.0.0.0/29');
-  const server = chain(endpointElements(options(memifSocket), pool, ids), { trace: false });
+  const server = chain(endpointElements(options(), p2pElements(pool, ids, memifSocket)), { trace: false });
   const req = (id: string, prefs = [memifOffer({ uid: 1000 })], conn?: Connection): NetworkServiceRequest => ({
     connection: conn ?? Connection.fromPartial({ id, networkService: 'svc', path: { index: 0, pathSegments: [{ name: 'fwd', id }] } }),
     mechanismPreferences: prefs,
@@ -80,12 +89,12 @@ t.test('an endpoint without a memif socket refuses a MEMIF-only request', async 
 });
 
 t.test('the registration marks every service of a memif endpoint, and only of one', async (t) => {
-  const memif = endpointRegistration({ ...options('/s'), services: ['a', 'b'], labels: { app: 'x' } });
+  const memif = await registered('/s', { ...options(), services: ['a', 'b'], labels: { app: 'x' } });
   t.same(memif.networkServiceLabels, {
     a: { labels: { app: 'x', [MEMIF_ENDPOINT_LABEL]: 'true' } }, b: { labels: { app: 'x', [MEMIF_ENDPOINT_LABEL]: 'true' } },
   });
   t.ok(offersMemif(memif, 'a'));
-  const plain = endpointRegistration(options());
+  const plain = await registered(undefined, options());
   t.same(plain.networkServiceLabels, { svc: { labels: {} } });
   t.notOk(offersMemif(plain, 'svc'));
 });

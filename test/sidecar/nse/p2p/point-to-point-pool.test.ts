@@ -1,6 +1,6 @@
 import t from 'tap';
-import { isNsmError } from '../../../sdk/errors.ts';
-import { PointToPointPool } from '../../../sidecar/nse/point-to-point-pool.ts';
+import { isNsmError } from '../../../../sdk/errors.ts';
+import { PointToPointPool } from '../../../../sidecar/nse/p2p/point-to-point-pool.ts';
 
 t.test('pairs come from the lowest free addresses, skipping network and broadcast', async (t) => {
   const pool = new PointToPointPool('10.0.0.0/29');

@@ -2,7 +2,7 @@ import { Cls, intParam, Keys, memifMechanism, MechanismType } from '../../../pro
 import { closeThenRelease } from '../../../sdk/chain/rollback.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
 import { negotiate } from '../../../sdk/negotiate.ts';
-import type { MemifIds } from '../memif-ids.ts';
+import type { MemifIds } from './memif-ids.ts';
 
 const SPOKEN = [{ type: MechanismType.MEMIF, cls: Cls.LOCAL }, { type: MechanismType.KERNEL, cls: Cls.LOCAL }];
 

@@ -1,7 +1,7 @@
 import { ConnectionContext } from '../../../proto/api.ts';
 import { closeThenRelease } from '../../../sdk/chain/rollback.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
-import { pairOf, type PointToPointPool } from '../point-to-point-pool.ts';
+import { pairOf, type PointToPointPool } from './point-to-point-pool.ts';
 
 /** Gives each connection its address pair before the rest of the chain; releases it on Close. */
 export function assignAddresses(pool: PointToPointPool): Element {

@@ -1,0 +1,27 @@
+import { address, bool, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
+import { parseAddress } from '../../sdk/grpc/address.ts';
+import { MODE_NAMES } from './modes.ts';
+import { PointToPointPool } from './p2p/point-to-point-pool.ts';
+
+export const ENDPOINTS_DIR = '/var/lib/networkservicemesh/endpoints';
+
+const memifSocketCheck = (s: string) => {
+  if (s !== '' && !s.startsWith('/')) throw new Error('expected an absolute path such as /var/lib/networkservicemesh/memif-endpoints/my-nse/memif.sock');
+};
+
+/** Every setting of `nsm nse`; the mode (NSM_MODE) says which of the mode-specific ones apply. */
+export const nseEnv = {
+  NSM_MODE: oneOf('p2p', MODE_NAMES, 'what the endpoint does with each connection: p2p = a point-to-point pair of addresses'),
+  NSM_NAME: str('', 'endpoint name (defaults to the host name)'),
+  NSM_SERVICE_NAMES: list('', 'network services this endpoint provides, comma-separated'),
+  NSM_LABELS: labels('', 'endpoint labels, k=v,...'),
+  NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool (p2p: each connection gets a pair of addresses from it)', (s) => void new PointToPointPool(s)),
+  NSM_PAYLOAD: oneOf('ETHERNET', ['ETHERNET', 'IP'], 'payload of the services'),
+  NSM_REGISTER_SERVICE: bool(true, 'also register the NetworkServices (name and payload); false when they are applied as objects'),
+  NSM_CONNECT_TO: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'forwarder socket to register through'),
+  NSM_LISTEN_ON: str('', `this endpoint's own socket, reachable by the forwarder (default unix://${ENDPOINTS_DIR}/<NSM_NAME>.sock)`, (s) => void (s && parseAddress(s))),
+  NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
+  NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
+  NSM_MEMIF_SOCKET: str('', 'p2p: filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
+  NSM_LOG_LEVEL: logLevel(),
+};

@@ -1,0 +1,25 @@
+import { MEMIF_ENDPOINT_LABEL } from '../../../proto/memif.ts';
+import { ownNetnsUrl } from '../../../sdk/netns.ts';
+import { kernelAnswer } from '../elements/kernel-answer.ts';
+import type { EndpointMode } from '../modes.ts';
+import { assignAddresses } from './assign-addresses.ts';
+import { MemifIds } from './memif-ids.ts';
+import { memifAnswer } from './memif-answer.ts';
+import { PointToPointPool } from './point-to-point-pool.ts';
+
+/** p2p: each connection gets a pair of addresses; with NSM_MEMIF_SOCKET, memif clients get the application's socket. */
+export function p2pElements(pool: PointToPointPool, memifIds: MemifIds, memifSocket?: string, netnsUrl = ownNetnsUrl()) {
+  return [assignAddresses(pool), ...(memifSocket ? [memifAnswer(memifSocket, memifIds)] : []), kernelAnswer(netnsUrl)];
+}
+
+export const p2pMode: EndpointMode = {
+  async start(_o, config) {
+    const pool = new PointToPointPool(config.NSM_CIDR_PREFIX);
+    const memifSocket = config.NSM_MEMIF_SOCKET || undefined;
+    return {
+      elements: p2pElements(pool, new MemifIds(), memifSocket),
+      labels: memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {} as Record<string, string>,
+      describe: { pool: pool.cidr, memif: memifSocket },
+    };
+  },
+};
