@@ -5,7 +5,7 @@ import { RegistryClient } from '../../sdk/registry/client.ts';
 import { retry, systemClock, Wakeup, type Clock } from '../../sdk/retry.ts';
 import type { EndpointOptions } from './options.ts';
 
-/** What the endpoint registers; a memif endpoint marks each of its services with MEMIF_ENDPOINT_LABEL. */
+/** What the endpoint registers: each of its services with the endpoint's labels (the mode's included). */
 export function endpointRegistration(o: EndpointOptions): NetworkServiceEndpoint {
   const labels = o.labels;
   return NetworkServiceEndpoint.fromPartial({
