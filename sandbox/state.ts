@@ -1,7 +1,8 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runIpSync } from '../sdk/ip-command.ts';
 
 export const STATE_DIR = process.env.NSM_SANDBOX_DIR || '/run/nsm-sandbox';
 export const NETNS_PREFIX = 'nsmsb-';
@@ -62,8 +63,8 @@ export function saveState(s: State): void {
 }
 
 export function ip(args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim() };
+  const r = runIpSync(args);
+  return { ok: r.ok, out: r.stdout, err: r.stderr.trim() };
 }
 
 /** Field 22 of /proc/<pid>/stat: tells a process from a later one that got the same pid. */

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { NsmError } from '../sdk/errors.ts';
+import { runIpSync } from '../sdk/ip-command.ts';
 
 /** A node namespace joined to the underlay. */
 export interface UnderlayNode {
@@ -12,12 +12,12 @@ export const UNDERLAY_IF = 'ul0';
 const BRIDGE = 'br-ul';
 
 function ip(args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new NsmError('INTERNAL', `ip ${args.join(' ')}: ${(r.stderr ?? '').trim() || 'failed'}`);
+  const r = runIpSync(args);
+  if (!r.ok) throw new NsmError('INTERNAL', `ip ${args.join(' ')}: ${r.stderr.trim() || 'failed'}`);
 }
 
 /** The first `10.250.x` (/24) that no route of this host touches, so the sandbox never shadows a real network. */
-export function freeSubnet(routes = spawnSync('ip', ['-4', 'route', 'show', 'table', 'all'], { encoding: 'utf8' }).stdout ?? ''): string {
+export function freeSubnet(routes = runIpSync(['-4', 'route', 'show', 'table', 'all']).stdout): string {
   for (let x = 0; x < 256; x++) if (!routes.includes(`10.250.${x}.`)) return `10.250.${x}`;
   throw new NsmError('RESOURCE_EXHAUSTED', 'every 10.250.x.0/24 is routed on this host; remove one or run the sandbox elsewhere');
 }

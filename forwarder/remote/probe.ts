@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { VXLAN_DEFAULT_PORT } from '../../proto/mechanisms.ts';
-
-const exec = promisify(execFile);
+import { ip } from '../../sdk/ip-command.ts';
 
 export type TunnelLinkType = 'vxlan' | 'gre' | 'gretap';
 
@@ -16,7 +13,7 @@ export interface LinkTypeSupport {
 export type IpRunner = (args: string[]) => Promise<void>;
 
 const realIp: IpRunner = async (args) => {
-  await exec('ip', args, { timeout: 5000 });
+  await ip(args, { timeoutMs: 5000 });
 };
 
 const trial: Record<TunnelLinkType, string[]> = {

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import { NsmError } from '../../sdk/errors.ts';
-
-const exec = promisify(execFile);
+import { ipJson as runIpJson } from '../../sdk/ip-command.ts';
 
 export interface Underlay {
   ip: string;
@@ -14,10 +11,7 @@ export interface Underlay {
 /** Runs `ip -j ...` (in the forwarder's own namespace) and returns the parsed JSON. */
 export type IpJson = (args: string[]) => Promise<unknown>;
 
-export const ipJson: IpJson = async (args) => {
-  const { stdout } = await exec('ip', ['-j', ...args], { timeout: 5000 });
-  return stdout.trim() === '' ? [] : JSON.parse(stdout);
-};
+export const ipJson: IpJson = (args) => runIpJson(args, { timeoutMs: 5000 });
 
 interface RouteRow { dst?: string; dev?: string }
 interface AddrRow { ifname: string; mtu: number; addr_info?: Array<{ family: string; local: string; scope: string }> }
