@@ -1,5 +1,7 @@
+import { isNsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
 import type { NetnsResolver } from './netns-resolver.ts';
+import { deleteGroup } from './ops.ts';
 import type { KernelRunner, LinkInfo, Netns } from './runner.ts';
 import { deleteEnd, DOOMED_LINK_GROUP, NSM_LINK_GROUP, ownerPrefix } from './veth.ts';
 
@@ -12,15 +14,13 @@ export interface FoundEnd {
 /** Namespaces scanned at the same time at start-up. */
 const SCAN_WIDTH = 8;
 
-const gone = (err: unknown) => /Cannot find device|No such device/.test(String((err as Error)?.message ?? err));
-
 /** Removes one end (and so the pair) in bulk with others; an end that is already gone is fine. */
 export async function removeEnd(runner: KernelRunner, netns: Netns, ifname: string): Promise<void> {
   const d = deleteEnd(ifname);
   try {
-    await runner.run(netns, d.commands, { finally: d.finally });
+    await runner.run(netns, d.ops, { finally: d.finally });
   } catch (err) {
-    if (!gone(err)) throw err;
+    if (!isNsmError(err, 'NOT_FOUND')) throw err;
   }
 }
 
@@ -68,7 +68,7 @@ export class AdoptionTable {
       return; // the namespace went away while scanning
     }
     const inGroup = (l: LinkInfo, group: number) => String(l.group) === String(group);
-    if (links.some((l) => inGroup(l, DOOMED_LINK_GROUP))) await this.#runner.run(netns, [], { finally: [`link del group ${DOOMED_LINK_GROUP}`] }).catch(() => {});
+    if (links.some((l) => inGroup(l, DOOMED_LINK_GROUP))) await this.#runner.run(netns, [], { finally: [deleteGroup(DOOMED_LINK_GROUP)] }).catch(() => {});
     const prefix = ownerPrefix(this.owner);
     for (const l of links) {
       if (!inGroup(l, NSM_LINK_GROUP) || !l.ifalias?.startsWith(prefix)) continue;

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { NsmError } from '../../sdk/errors.ts';
+import { helperPids } from '../../sdk/ip-command.ts';
 import { parseInodeUrl, type NetnsInode } from '../../sdk/netns.ts';
-import { helperPids } from './ip-session.ts';
 import type { Netns } from './runner.ts';
 
 const key = (i: NetnsInode) => `${i.dev}:${i.ino}`;

@@ -1,6 +1,8 @@
-import { spawn } from 'node:child_process';
+import { ipJson } from '../../sdk/ip-command.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { ipCommand, IpSession, type BatchSession, type GroupOutcome } from './ip-session.ts';
+import type { KernelError } from './kernel-error.ts';
+import type { KernelOp } from './kernel-op.ts';
+import { checkOp } from './ops.ts';
 
 /** A network namespace by a file that holds it: `/proc/<pid>/ns/net` or `/run/netns/<name>`. */
 export interface Netns {
@@ -13,17 +15,28 @@ export interface Netns {
 export const NODE_NETNS: Netns = { path: '', key: 'node' };
 
 export interface RunOptions {
-  /** Commands run once after everything batched with this call (deduplicated), e.g. one bulk delete. */
-  finally?: string[];
+  /** Ops run once after everything batched with this call (deduplicated), e.g. one bulk delete. */
+  finally?: readonly KernelOp[];
 }
 
 /**
- * All kernel access of the forwarder. `run` executes `ip` batch commands (without the leading
- * `ip`) in a namespace and fails with the first command that failed; `links` lists links as
- * `ip -j -d link show` prints them.
+ * All kernel access of the forwarder: `run` carries out typed ops (kernel-op.ts) in a namespace;
+ * `links` lists its links as `ip -j -d link show` prints them.
+ *
+ * Guarantees of `run`:
+ * - It succeeds, or fails with a KernelError (kernel-error.ts), nothing else.
+ * - Every op is checked first (ops.ts): a call with an op that breaks a rule fails whole with
+ *   INVALID_ARGUMENT naming the op and the field, and none of its ops runs.
+ * - The ops of a call run in order, each even after an earlier one was refused (as `ip -force`
+ *   does); the call fails with the first refusal, in the kernel's words, naming the op and the
+ *   namespace. Callers order their ops so that what follows a refused op touches nothing else.
+ * - A call hears only about its own ops: another call's failure, or hostile input, never fails
+ *   it or the session it shares. Should the session to the kernel die running a call, that call
+ *   fails (INTERNAL) and the calls after it run on a new session.
+ * - The ops of `finally` run after the call's own, once for all the calls batched with it.
  */
 export interface KernelRunner {
-  run(netns: Netns, commands: string[], options?: RunOptions): Promise<void>;
+  run(netns: Netns, ops: readonly KernelOp[], options?: RunOptions): Promise<void>;
   links(netns: Netns): Promise<LinkInfo[]>;
 }
 
@@ -36,118 +49,96 @@ export interface LinkInfo {
   mtu?: number;
 }
 
-export class KernelError extends NsmError {
-  readonly command: string;
-  readonly output: string;
-  constructor(command: string, output: string) {
-    const code = /File exists/.test(output) ? 'ALREADY_EXISTS' : 'INTERNAL';
-    super(code, `kernel refused "ip ${command}": ${output.trim() || 'no message'}`);
-    this.command = command;
-    this.output = output;
-  }
+/**
+ * One namespace's connection to the kernel. `run` carries out each group's ops in order and the
+ * groups in order, and settles each group as soon as it ran: with the KernelError of its first
+ * refused op, or undefined.
+ */
+export interface KernelSession {
+  run(groups: readonly (readonly KernelOp[])[]): Promise<KernelError | undefined>[];
+  /** Releases what the session holds (a process, a socket); a later `run` is not allowed. */
+  end(): void;
 }
 
-function exec(netns: Netns, args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, argv] = ipCommand(netns.path, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new NsmError('INTERNAL', `cannot run ${cmd}: ${e.message} (install iproute2 and util-linux)`)));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
+/** Carries ops to the kernel: netlink (netlink/), or `ip` processes (ip/). */
+export interface Backend {
+  open(netns: Netns): KernelSession;
 }
 
-/** Splits `ip -force -batch` stderr into the message of each failed line (1-based). */
-export function parseBatchErrors(stderr: string): Map<number, string> {
-  const failures = new Map<number, string>();
-  let message: string[] = [];
-  for (const line of stderr.split('\n')) {
-    const m = /^Command failed -:(\d+)$/.exec(line.trim());
-    if (m) {
-      failures.set(Number(m[1]), message.join('; '));
-      message = [];
-    } else if (line.trim() !== '') message.push(line.trim());
-  }
-  return failures;
-}
-
-interface Part {
-  commands: string[];
-  finally: string[];
+interface Call {
+  ops: readonly KernelOp[];
+  finally: readonly KernelOp[];
   resolve(): void;
   reject(err: Error): void;
 }
 
-/** One namespace: its `ip` process and what waits for it. */
+/** One namespace: its session and the calls waiting for it. */
 interface Slot {
   netns: Netns;
-  session?: BatchSession;
+  session?: KernelSession;
   /** Calls without `finally`, written at the next turn. */
-  queue: Part[];
-  /** Calls with `finally`: written together with their finals, one such batch at a time. */
-  held: Part[];
+  queue: Call[];
+  /** Calls with `finally`: written with their finals, one such batch at a time. */
+  held: Call[];
   writeScheduled: boolean;
-  /** Calls written whose outcome is not known yet. */
+  /** Calls written and not settled yet. */
   running: number;
   finalsRunning: boolean;
   idle?: NodeJS.Timeout;
 }
 
-export interface IpBatchRunnerOptions {
-  /** How long an idle `ip` process is kept for its namespace (default 2 s); it holds the namespace open. */
+export interface BatchRunnerOptions {
+  backend: Backend;
+  /** How long an idle session is kept for its namespace (default 2 s); it holds the namespace open. */
   idleMs?: number;
-  /** At most this many idle processes are kept; more are ended at once (default 32). */
+  /** At most this many idle sessions are kept; more are ended at once (default 32). */
   maxIdle?: number;
-  /** Starts the session for a namespace path (default: an `ip -force -batch -` process). */
-  session?: (netnsPath: string) => BatchSession;
 }
 
+const opKey = (op: KernelOp) => JSON.stringify(op);
+
 /**
- * Runs commands through one long-lived `ip -force -batch -` per namespace (see IpSession).
- * Calls are written to the process as they come (those of one event-loop turn in one write) and
- * each caller hears about its own lines as soon as they ran. Calls with `finally` lines are
- * batched instead: one batch at a time per namespace (its calls' lines, then their deduplicated
- * finals), and the calls that arrive meanwhile form the next one, so many Closes share one bulk
- * delete. A call fails with its first failed line. A process that dies fails the call it died
- * in; calls after it go to a new process, since none of their lines ran.
+ * The KernelRunner over a backend: one session per namespace, kept while in use. Calls are
+ * written as they come (those of one event-loop turn in one write) and each caller hears about
+ * its own ops as soon as they ran. Calls with `finally` are batched instead: one batch at a time
+ * per namespace (their ops, then their deduplicated finals, each final a group of its own), and
+ * the calls that arrive meanwhile form the next one, so many Closes share one bulk delete.
  */
-export class IpBatchRunner implements KernelRunner {
+export class BatchRunner implements KernelRunner {
   readonly #slots = new Map<string, Slot>();
+  readonly #backend: Backend;
   readonly #idleMs: number;
   readonly #maxIdle: number;
-  readonly #newSession: (netnsPath: string) => BatchSession;
-  /** Writes to `ip` processes, and processes started (for tests and benchmarks). */
+  /** Writes to sessions, and sessions opened (for tests and benchmarks). */
   writes = 0;
-  spawned = 0;
+  sessions = 0;
 
-  constructor(options: IpBatchRunnerOptions = {}) {
+  constructor(options: BatchRunnerOptions) {
+    this.#backend = options.backend;
     this.#idleMs = options.idleMs ?? 2000;
     this.#maxIdle = options.maxIdle ?? 32;
-    this.#newSession = options.session ?? ((path) => new IpSession(path));
   }
 
-  run(netns: Netns, commands: string[], options: RunOptions = {}): Promise<void> {
-    if (commands.length === 0 && !options.finally?.length) return Promise.resolve();
-    const bad = [...commands, ...(options.finally ?? [])].find((c) => /[\n\r]/.test(c) || c.endsWith('\\'));
-    if (bad !== undefined) return Promise.reject(new NsmError('INTERNAL', `ip batch command ${JSON.stringify(bad)} spans more than one line`));
+  run(netns: Netns, ops: readonly KernelOp[], options: RunOptions = {}): Promise<void> {
+    const finals = options.finally ?? [];
+    try {
+      for (const op of [...ops, ...finals]) checkOp(op);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (ops.length === 0 && finals.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       let slot = this.#slots.get(netns.key);
       if (!slot) {
         slot = { netns, queue: [], held: [], writeScheduled: false, running: 0, finalsRunning: false };
         this.#slots.set(netns.key, slot);
       }
-      const part = { commands, finally: options.finally ?? [], resolve, reject };
-      (part.finally.length > 0 ? slot.held : slot.queue).push(part);
+      (finals.length > 0 ? slot.held : slot.queue).push({ ops, finally: finals, resolve, reject });
       this.#schedule(slot);
     });
   }
 
-  /** Ends every idle process now (the others end once idle). */
+  /** Ends every idle session now (the others end once idle). */
   close(): void {
     for (const slot of [...this.#slots.values()]) if (this.#isIdle(slot)) this.#retire(slot);
   }
@@ -160,14 +151,10 @@ export class IpBatchRunner implements KernelRunner {
     setImmediate(() => this.#write(slot));
   }
 
-  #where(slot: Slot): string {
-    return slot.netns.path || 'the node namespace';
-  }
-
-  #sessionOf(slot: Slot): BatchSession {
-    if (!slot.session?.alive) {
-      slot.session = this.#newSession(slot.netns.path);
-      this.spawned++;
+  #sessionOf(slot: Slot): KernelSession {
+    if (!slot.session) {
+      slot.session = this.#backend.open(slot.netns);
+      this.sessions++;
     }
     return slot.session;
   }
@@ -177,74 +164,37 @@ export class IpBatchRunner implements KernelRunner {
     const plain = slot.queue.splice(0);
     const batch = slot.finalsRunning ? [] : slot.held.splice(0);
     if (plain.length === 0 && batch.length === 0) return this.#settled(slot);
-    const finals = [...new Set(batch.flatMap((p) => p.finally))];
-    const groups = [...plain.map((p) => p.commands), ...batch.map((p) => p.commands)];
-    if (batch.length > 0) groups.push(finals);
+    const finals = [...new Map(batch.flatMap((c) => c.finally).map((op) => [opKey(op), op])).values()];
+    const groups = [...plain.map((c) => c.ops), ...batch.map((c) => c.ops), ...finals.map((op) => [op])];
     this.writes++;
-    const outcomes = this.#sessionOf(slot).send(groups);
+    const results = this.#sessionOf(slot).run(groups);
     slot.running += plain.length;
-    plain.forEach((p, i) => void outcomes[i].then((o) => {
+    plain.forEach((c, i) => void results[i].then((err) => {
       slot.running--;
-      if (o.kind === 'not-run') {
-        slot.queue.unshift(p);
-        this.#schedule(slot);
-      } else {
-        this.#finish(p, this.#errorOf(slot, o, p.commands));
-        this.#settled(slot);
-      }
+      this.#finish(c, err);
+      this.#settled(slot);
     }));
-    if (batch.length > 0) {
-      slot.finalsRunning = true;
-      void Promise.all(outcomes.slice(plain.length)).then((os) => this.#batchDone(slot, batch, os, finals));
-    }
-  }
-
-  /** Settles a batch of calls with finals once its finals group is through. */
-  #batchDone(slot: Slot, batch: Part[], outcomes: GroupOutcome[], finals: string[]): void {
-    slot.finalsRunning = false;
-    const fin = outcomes[batch.length];
-    const again: Part[] = [];
-    batch.forEach((p, i) => {
-      const own = outcomes[i];
-      if (own.kind === 'not-run') return void again.push(p);
-      const error = this.#errorOf(slot, own, p.commands);
-      if (own.kind !== 'done') return this.#finish(p, error);
-      // Its lines ran; if the process died before the finals, they go with the next batch.
-      if (fin.kind === 'not-run') {
-        return void again.push({
-          commands: [],
-          finally: p.finally,
-          resolve: error ? () => p.reject(error) : p.resolve,
-          reject: (e) => p.reject(error ?? e),
-        });
-      }
-      const mine = fin.kind === 'unstarted' ? fin : { ...fin, failures: new Map([...fin.failures].filter(([j]) => p.finally.includes(finals[j]))) };
-      this.#finish(p, error ?? this.#errorOf(slot, mine, finals));
+    if (batch.length === 0) return;
+    slot.finalsRunning = true;
+    void Promise.all(results.slice(plain.length)).then((errs) => {
+      slot.finalsRunning = false;
+      const finalError = new Map(finals.map((op, i) => [opKey(op), errs[batch.length + i]]));
+      batch.forEach((c, i) => this.#finish(c, errs[i] ?? c.finally.map((op) => finalError.get(opKey(op))).find((e) => e !== undefined)));
+      if (slot.held.length > 0) this.#schedule(slot);
+      else this.#settled(slot);
     });
-    slot.held.unshift(...again);
-    if (slot.held.length > 0) this.#schedule(slot);
-    else this.#settled(slot);
   }
 
-  #finish(p: Part, error: Error | undefined): void {
-    if (error) p.reject(error);
-    else p.resolve();
-  }
-
-  #errorOf(slot: Slot, o: GroupOutcome, lines: string[]): Error | undefined {
-    if (o.kind === 'not-run') return undefined;
-    if (o.kind === 'unstarted') return new NsmError('INTERNAL', `cannot program ${this.#where(slot)}: ${o.message}`);
-    const first = [...o.failures].sort((a, b) => a[0] - b[0])[0];
-    if (first) return new KernelError(lines[first[0]], first[1]);
-    if (o.kind === 'crashed') return new NsmError('INTERNAL', `the kernel session for ${this.#where(slot)} died running this call: ${o.message}`);
-    return undefined;
+  #finish(c: Call, error: KernelError | undefined): void {
+    if (error) c.reject(error);
+    else c.resolve();
   }
 
   #isIdle(slot: Slot): boolean {
     return !slot.writeScheduled && slot.queue.length === 0 && slot.held.length === 0 && slot.running === 0 && !slot.finalsRunning;
   }
 
-  /** Called whenever work ends: an idle namespace keeps its process for a while. */
+  /** Called whenever work ends: an idle namespace keeps its session for a while. */
   #settled(slot: Slot): void {
     if (!this.#isIdle(slot) || slot.idle) return;
     const idle = [...this.#slots.values()].filter((s) => s.session && this.#isIdle(s)).length;
@@ -262,8 +212,10 @@ export class IpBatchRunner implements KernelRunner {
   }
 
   async links(netns: Netns): Promise<LinkInfo[]> {
-    const r = await exec(netns, ['-j', '-d', 'link', 'show'], '');
-    if (r.code !== 0) throw new NsmError('INTERNAL', `ip link show in ${netns.path || 'the node namespace'} failed: ${r.stderr.trim()}`);
-    return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout) as LinkInfo[];
+    try {
+      return (await ipJson(['-d', 'link', 'show'], { netns: netns.path })) as LinkInfo[];
+    } catch (err) {
+      throw new NsmError('INTERNAL', `cannot list the links of ${netns.path || 'the node namespace'}: ${(err as Error).message}`, { cause: err });
+    }
   }
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IPContext } from '../../proto/api.ts';
-import { ipContextCommands, type Side } from './ipcontext.ts';
+import { ipContextOps, type Side } from './ipcontext.ts';
+import type { AddVeth, DeleteGroup, KernelOp, SetLink } from './kernel-op.ts';
+import { addVeth, deleteGroup, setLink } from './ops.ts';
 import type { Netns } from './runner.ts';
 
 /** Link group of every interface the forwarder owns, and the group links move to just before deletion. */
@@ -21,13 +23,14 @@ export function endpointIfname(connId: string): string {
 }
 
 /** Run in the endpoint's namespace: its end stays there, the peer goes straight into the client's. */
-export function createPairCommand(endpointIf: string, clientIf: string, client: Netns): string {
-  return `link add ${endpointIf} type veth peer name ${clientIf} netns ${client.path}`;
+export function createPair(endpointIf: string, clientIf: string, client: Netns): AddVeth {
+  return addVeth({ name: endpointIf, peer: clientIf, peerNetns: client.path });
 }
 
-export function configureEndCommands(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): string[] {
-  const mtuPart = mtu > 0 ? ` mtu ${mtu}` : '';
-  return [`link set dev ${ifname} alias ${aliasOf(connId, owner)} group ${NSM_LINK_GROUP}${mtuPart} up`, ...ipContextCommands(ifname, ip, side)];
+/** Names the end after its connection (alias and group), sizes, raises and addresses it. */
+export function configureEnd(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): KernelOp[] {
+  const named = setLink({ name: ifname, alias: aliasOf(connId, owner), group: NSM_LINK_GROUP, ...(mtu > 0 ? { mtu } : {}), up: true });
+  return [named, ...ipContextOps(ifname, ip, side)];
 }
 
 /**
@@ -35,6 +38,6 @@ export function configureEndCommands(ifname: string, connId: string, mtu: number
  * No `down` first: the bulk delete closes all its links together, where a `down` per link would
  * close them one at a time.
  */
-export function deleteEnd(ifname: string): { commands: string[]; finally: string[] } {
-  return { commands: [`link set dev ${ifname} group ${DOOMED_LINK_GROUP}`], finally: [`link del group ${DOOMED_LINK_GROUP}`] };
+export function deleteEnd(ifname: string): { ops: SetLink[]; finally: DeleteGroup[] } {
+  return { ops: [setLink({ name: ifname, group: DOOMED_LINK_GROUP })], finally: [deleteGroup(DOOMED_LINK_GROUP)] };
 }

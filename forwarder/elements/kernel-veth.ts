@@ -5,8 +5,9 @@ import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
-import { KernelError, type KernelRunner } from '../dataplane/runner.ts';
-import { configureEndCommands, createPairCommand, endpointIfname } from '../dataplane/veth.ts';
+import { KernelError } from '../dataplane/kernel-error.ts';
+import type { KernelRunner } from '../dataplane/runner.ts';
+import { configureEnd, createPair, endpointIfname } from '../dataplane/veth.ts';
 import { clientMechanismKey } from './negotiate.ts';
 
 export interface VethState {
@@ -33,15 +34,17 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
     if (client.key === endpoint.key) throw new NsmError('INVALID_ARGUMENT', 'client and endpoint are in the same network namespace; a veth pair needs two');
     const mtu = conn.context?.MTU ?? 0;
     const ip = conn.context?.ipContext;
-    const create = createPairCommand(state.endpointIf, state.clientIf, client);
+    const create = createPair(state.endpointIf, state.clientIf, client);
+    const endpointEnd = configureEnd(state.endpointIf, conn.id, mtu, ip, 'endpoint', adoption?.owner);
+    const clientEnd = configureEnd(state.clientIf, conn.id, mtu, ip, 'client', adoption?.owner);
     try {
       // One batch in the endpoint's namespace creates the pair and configures the endpoint end.
-      // Should the creation fail, the lines after it find no interface of that derived name (or a
+      // Should the creation fail, the ops after it find no interface of that derived name (or a
       // leftover of this very connection), so they touch nothing else.
-      await runner.run(endpoint, [create, ...configureEndCommands(state.endpointIf, conn.id, mtu, ip, 'endpoint', adoption?.owner)]);
+      await runner.run(endpoint, [create, ...endpointEnd]);
     } catch (err) {
-      // A line after the creation failed: the pair exists and goes again.
-      if (err instanceof KernelError && err.command !== create) {
+      // An op after the creation failed: the pair exists and goes again.
+      if (err instanceof KernelError && err.op !== create) {
         await removeEnd(runner, client, state.clientIf);
         throw err;
       }
@@ -51,7 +54,7 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
       throw err;
     }
     try {
-      await runner.run(client, configureEndCommands(state.clientIf, conn.id, mtu, ip, 'client', adoption?.owner));
+      await runner.run(client, clientEnd);
     } catch (err) {
       await removeEnd(runner, client, state.clientIf);
       throw err;

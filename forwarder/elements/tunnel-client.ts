@@ -2,8 +2,8 @@ import { Keys, type Connection, type Mechanism } from '../../proto/api.ts';
 import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
-import { configureEndCommands } from '../dataplane/veth.ts';
+import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
+import { configureEnd } from '../dataplane/veth.ts';
 import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
 import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
@@ -31,7 +31,7 @@ export function tunnelClient(d: TunnelDeps): Element {
     try {
       const netns = await d.resolver.resolve(state.netnsUrl);
       const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.dstIp], underlayIf: d.tunnels.underlay.ifname };
-      await programTunnelEnd(d.runner, createTunnelCommand(mech, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
+      await programTunnelEnd(d.runner, createTunnel(mech, resp.payload, end), end, configureEnd(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
     } catch (err) {
       if (id !== undefined) d.vnis.release(id);
       if (err instanceof NsmError && err.code === 'ALREADY_EXISTS' && !isVniTaken(err)) {

@@ -2,8 +2,8 @@ import { intParam, Keys, MechanismType, type Connection, type Mechanism } from '
 import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { createTunnelCommand, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
-import { configureEndCommands, endpointIfname } from '../dataplane/veth.ts';
+import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
+import { configureEnd, endpointIfname } from '../dataplane/veth.ts';
 import { podMtu, whyNot, type TunnelType } from '../remote/tunnels.ts';
 import { clientMechanismKey } from './negotiate.ts';
 import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
@@ -41,7 +41,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
     const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.srcIp], underlayIf: d.tunnels.underlay.ifname };
     for (let attempt = 1; ; attempt++) {
       try {
-        await programTunnelEnd(d.runner, createTunnelCommand(current.mechanism, resp.payload, end), end, configureEndCommands(end.ifname, resp.id, mtu, resp.context?.ipContext, 'endpoint', d.adoption?.owner));
+        await programTunnelEnd(d.runner, createTunnel(current.mechanism, resp.payload, end), end, configureEnd(end.ifname, resp.id, mtu, resp.context?.ipContext, 'endpoint', d.adoption?.owner));
         return { ...state, mechanism: current.mechanism };
       } catch (err) {
         if (!isVniTaken(err) || attempt >= VNI_RETRIES) throw err;

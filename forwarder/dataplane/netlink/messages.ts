@@ -1,7 +1,6 @@
 /** rtnetlink wire format (linux/netlink.h, linux/rtnetlink.h), the few messages the forwarder sends. */
 
 export const RTM_NEWLINK = 16;
-export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_NEWROUTE = 24;
@@ -16,8 +15,10 @@ const NLMSG_ERROR = 2;
 const NLM_F_ACK_TLVS = 0x200;
 const NLMSGERR_ATTR_MSG = 1;
 
+export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+export const IFLA_MASTER = 10;
 export const IFLA_LINKINFO = 18;
 export const IFLA_IFALIAS = 20;
 export const IFLA_GROUP = 27;
@@ -25,8 +26,32 @@ export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
+export const IFLA_INFO_SLAVE_KIND = 4;
+export const IFLA_INFO_SLAVE_DATA = 5;
 export const VETH_INFO_PEER = 1;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+
+/** Bridge attributes (IFLA_INFO_DATA of kind bridge); ageing in hundredths of a second. */
+export const IFLA_BR_AGEING_TIME = 4;
+export const IFLA_BR_STP_STATE = 5;
+
+/** Bridge port attributes (IFLA_INFO_SLAVE_DATA of slave kind bridge), each a u8. */
+export const IFLA_BRPORT_MODE = 4;
+export const IFLA_BRPORT_LEARNING = 8;
+export const IFLA_BRPORT_UNICAST_FLOOD = 9;
+export const IFLA_BRPORT_MCAST_FLOOD = 27;
+export const IFLA_BRPORT_BCAST_FLOOD = 30;
+export const IFLA_BRPORT_NEIGH_SUPPRESS = 32;
+export const IFLA_BRPORT_ISOLATED = 33;
+
+/** VXLAN attributes (IFLA_INFO_DATA of kind vxlan); the port is big-endian. */
+export const IFLA_VXLAN_ID = 1;
+export const IFLA_VXLAN_GROUP = 2;
+export const IFLA_VXLAN_LINK = 3;
+export const IFLA_VXLAN_LOCAL = 4;
+export const IFLA_VXLAN_PORT = 15;
+export const IFLA_VXLAN_GROUP6 = 16;
+export const IFLA_VXLAN_LOCAL6 = 17;
 
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;

@@ -1,68 +1,85 @@
-import { IpSession, type BatchSession, type GroupOutcome } from '../ip-session.ts';
-import { parseIpLine, type LinkOp } from './ip-lines.ts';
+import { IpBackend } from '../ip/session.ts';
+import { KernelError } from '../kernel-error.ts';
+import type { KernelOp } from '../kernel-op.ts';
+import type { Backend, KernelSession, Netns } from '../runner.ts';
+import { OVER_NETLINK, type GroupResult } from './protocol.ts';
 import type { NetlinkThread } from './thread.ts';
 
 let sessions = 0;
 
-const deletes = (ops: LinkOp[]) => ops.some((op) => op.op === 'delete-group');
+const overNetlink = (group: readonly KernelOp[]) => group.every((op) => OVER_NETLINK.has(op.op));
+
+function errorOf(group: readonly KernelOp[], r: GroupResult, netnsPath: string): KernelError | undefined {
+  switch (r.kind) {
+    case 'done':
+      return undefined;
+    case 'refused':
+      return KernelError.refused(group[r.index], netnsPath, r.words, r.errno);
+    case 'unreachable':
+      return KernelError.unreachable(group[0], netnsPath, r.words);
+    case 'died':
+      return KernelError.died(group, netnsPath, r.words);
+  }
+}
 
 /**
- * A namespace's session for IpBatchRunner, carried out over netlink by the forwarder's netlink
- * thread, which needs no process in the namespace. Two kinds of write go to an `ip` process of
- * the session's own instead (started when first needed):
- * - groups that delete links: a deletion sleeps tens of milliseconds in the kernel (grace
- *   periods), and processes in many namespaces sleep side by side where one thread would queue;
- * - a write with a line the thread does not know (ip-lines.ts), whole.
- * The groups of one write run in order, whichever way each goes.
+ * The netlink backend: every namespace's ops go over netlink from the forwarder's one netlink
+ * thread, which needs no process in the namespace; a group with an op netlink does not carry
+ * (protocol.ts: deletions, GRE) goes, whole, to `ip` (an `ip` session of the namespace's own,
+ * started when first needed).
  */
-export class NetlinkSession implements BatchSession {
-  readonly #id = ++sessions;
-  readonly #netns: string;
+export class NetlinkBackend implements Backend {
   readonly #thread: NetlinkThread;
-  readonly #newIp: (netnsPath: string) => BatchSession;
-  #ip?: BatchSession;
-  #ended = false;
+  readonly #ip: Backend;
 
-  constructor(netnsPath: string, thread: NetlinkThread, newIp: (netnsPath: string) => BatchSession = (p) => new IpSession(p)) {
-    this.#netns = netnsPath;
+  constructor(thread: NetlinkThread, ip: Backend = new IpBackend()) {
     this.#thread = thread;
-    this.#newIp = newIp;
+    this.#ip = ip;
   }
 
-  get alive(): boolean {
-    return !this.#ended;
+  open(netns: Netns): KernelSession {
+    return new NetlinkSession(netns.path, this.#thread, () => this.#ip.open(netns));
+  }
+}
+
+/** The groups of one `run` go in order, whichever way each goes: a run of netlink groups starts after the `ip` groups before it ran, and so on. */
+class NetlinkSession implements KernelSession {
+  readonly #id = ++sessions;
+  readonly #path: string;
+  readonly #thread: NetlinkThread;
+  readonly #openIp: () => KernelSession;
+  #ip?: KernelSession;
+
+  constructor(path: string, thread: NetlinkThread, openIp: () => KernelSession) {
+    this.#path = path;
+    this.#thread = thread;
+    this.#openIp = openIp;
   }
 
-  send(groups: readonly (readonly string[])[]): Promise<GroupOutcome>[] {
-    const ops = groups.map((g) => g.map(parseIpLine));
-    if (!ops.every((g): g is LinkOp[] => g.every((op) => op !== undefined))) return this.#ipSession().send(groups);
-    const outcomes: Promise<GroupOutcome>[] = [];
-    let previous: Promise<GroupOutcome[]> = Promise.resolve([]);
-    for (let start = 0; start < ops.length;) {
-      const toIp = deletes(ops[start]);
+  run(groups: readonly (readonly KernelOp[])[]): Promise<KernelError | undefined>[] {
+    const results: Promise<KernelError | undefined>[] = [];
+    let previous: Promise<unknown> = Promise.resolve();
+    for (let start = 0; start < groups.length;) {
+      const netlink = overNetlink(groups[start]);
       let end = start + 1;
-      while (end < ops.length && deletes(ops[end]) === toIp) end++;
-      const [from, to] = [start, end];
-      // As with one `ip` process: after a group that did not run through, none of the later ones runs.
-      const ran = previous.then((before): Promise<GroupOutcome[]> | GroupOutcome[] => {
-        if (!before.every((o) => o.kind === 'done')) return ops.slice(from, to).map(() => ({ kind: 'not-run' }));
-        if (toIp) return Promise.all(this.#ipSession().send(groups.slice(from, to)));
-        return this.#thread.run(this.#id, this.#netns, ops.slice(from, to));
-      });
-      for (let i = from; i < to; i++) outcomes.push(ran.then((os) => os[i - from]));
+      while (end < groups.length && overNetlink(groups[end]) === netlink) end++;
+      const part = groups.slice(start, end);
+      const ran = previous.then(() => (netlink
+        ? this.#thread.run(this.#id, this.#path, part).then((rs) => rs.map((r, i) => errorOf(part[i], r, this.#path)))
+        : Promise.all(this.#ipSession().run(part))));
+      results.push(...part.map((_, i) => ran.then((errs) => errs[i])));
       previous = ran;
       start = end;
     }
-    return outcomes;
+    return results;
   }
 
-  #ipSession(): BatchSession {
-    if (!this.#ip?.alive) this.#ip = this.#newIp(this.#netns);
+  #ipSession(): KernelSession {
+    this.#ip ??= this.#openIp();
     return this.#ip;
   }
 
   end(): void {
-    this.#ended = true;
     this.#thread.end(this.#id);
     this.#ip?.end();
   }

@@ -1,14 +1,13 @@
 import { Worker } from 'node:worker_threads';
-import type { GroupOutcome } from '../ip-session.ts';
-import type { LinkOp } from './ip-lines.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { KernelOp } from '../kernel-op.ts';
+import type { FromWorker, GroupResult, ToWorker } from './protocol.ts';
 
 interface Pending {
-  resolve(outcomes: GroupOutcome[]): void;
-  groups: number;
+  message: Extract<ToWorker, { kind: 'run' }>;
+  resolve(results: GroupResult[]): void;
 }
 
-/** One worker and the requests posted to it that it has not answered. */
+/** One worker and the requests posted to it that it has not answered, oldest first. */
 interface Started {
   worker: Worker;
   pending: Map<number, Pending>;
@@ -18,8 +17,8 @@ interface Started {
  * The thread that talks netlink (worker.ts) for every namespace. One is enough: the kernel
  * serialises these requests on its rtnl lock, so parallel threads would only spin on it. It runs
  * requests in the order they were posted.
- * Should it die, the request it was in is `crashed` (some of it may have run) and the later ones
- * `not-run`; the next request starts a new thread.
+ * Should it die, the request it was in fails (`died`: some of it may have run) and the requests
+ * after it go to a new thread, since none of them ran. `close` fails every request not answered.
  */
 export class NetlinkThread {
   #current?: Started;
@@ -30,14 +29,9 @@ export class NetlinkThread {
     return this.#current?.pending.size ?? 0;
   }
 
-  run(session: number, netns: string, groups: LinkOp[][]): Promise<GroupOutcome[]> {
-    const id = ++this.#nextId;
-    const { worker, pending } = this.#started();
-    return new Promise((resolve) => {
-      pending.set(id, { resolve, groups: groups.length });
-      if (pending.size === 1) worker.ref();
-      worker.postMessage({ kind: 'run', id, session, netns, groups } satisfies ToWorker);
-    });
+  run(session: number, netns: string, groups: readonly (readonly KernelOp[])[]): Promise<GroupResult[]> {
+    const message = { kind: 'run' as const, id: ++this.#nextId, session, netns, groups };
+    return new Promise((resolve) => this.#post({ message, resolve }));
   }
 
   /** Closes the session's socket on this thread. */
@@ -47,15 +41,30 @@ export class NetlinkThread {
 
   /** Stops the thread; its sockets close with it. */
   async close(): Promise<void> {
-    const w = this.#current?.worker;
+    const s = this.#current;
     this.#current = undefined;
-    if (w) await w.terminate();
+    if (!s) return;
+    this.#fail([...s.pending.values()], 'the netlink thread was stopped');
+    s.pending.clear();
+    await s.worker.terminate();
+  }
+
+  #post(p: Pending): void {
+    const { worker, pending } = this.#started();
+    pending.set(p.message.id, p);
+    if (pending.size === 1) worker.ref();
+    worker.postMessage(p.message satisfies ToWorker);
+  }
+
+  #fail(requests: Pending[], words: string): void {
+    for (const p of requests) p.resolve(p.message.groups.map(() => ({ kind: 'died', words })));
   }
 
   #started(): Started {
     if (this.#current) return this.#current;
     const worker = new Worker(new URL('./worker.ts', import.meta.url));
-    const pending = new Map<number, Pending>();
+    const started: Started = { worker, pending: new Map() };
+    const { pending } = started;
     // Only work in flight keeps the process alive.
     worker.unref();
     worker.on('message', (m: FromWorker) => {
@@ -63,17 +72,18 @@ export class NetlinkThread {
       if (!p) return;
       pending.delete(m.id);
       if (pending.size === 0) worker.unref();
-      p.resolve(m.outcomes);
+      p.resolve(m.results);
     });
-    const died = (message: string) => {
-      if (this.#current?.worker === worker) this.#current = undefined;
-      const cut = [...pending.values()];
+    const died = (words: string) => {
+      if (this.#current === started) this.#current = undefined;
+      const [inFlight, ...after] = [...pending.values()];
       pending.clear();
-      cut.forEach((p, i) => p.resolve(Array.from({ length: p.groups }, () => (i === 0 ? { kind: 'crashed', failures: new Map(), message } : { kind: 'not-run' }))));
+      if (inFlight) this.#fail([inFlight], words);
+      for (const p of after) this.#post(p);
     };
     worker.on('error', (err) => died(`the netlink thread failed: ${err.message}`));
     worker.on('exit', (code) => died(`the netlink thread exited with status ${code}`));
-    this.#current = { worker, pending };
-    return this.#current;
+    this.#current = started;
+    return started;
   }
 }

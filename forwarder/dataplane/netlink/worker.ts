@@ -1,9 +1,8 @@
 import { parentPort } from 'node:worker_threads';
-import type { GroupOutcome } from '../ip-session.ts';
+import type { KernelOp } from '../kernel-op.ts';
 import { execute, Refused } from './execute.ts';
-import type { LinkOp } from './ip-lines.ts';
+import type { FromWorker, GroupResult, ToWorker } from './protocol.ts';
 import { NetlinkSocket, StrandedThread } from './socket.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
 
 /**
  * The kernel side of the netlink runner: one socket per session (a namespace), requests carried
@@ -12,55 +11,58 @@ import type { FromWorker, ToWorker } from './protocol.ts';
  */
 const sockets = new Map<number, NetlinkSocket>();
 
-function runGroup(sock: NetlinkSocket, ops: LinkOp[]): GroupOutcome {
-  const failures = new Map<number, string>();
-  // Interface indexes looked up in this group; a deletion may free them, so it forgets them.
+function runGroup(sock: NetlinkSocket, ops: readonly KernelOp[]): GroupResult {
+  let refused: GroupResult | undefined;
+  // Interface indexes looked up in this group, as `ip` keeps them through a batch.
   const indexes = new Map<string, number>();
-  ops.forEach((op, i) => {
+  ops.forEach((op, index) => {
     try {
       execute(sock, op, indexes);
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
-      failures.set(i, err.message);
+      refused ??= { kind: 'refused', index, errno: err.errno, words: err.message };
     }
   });
-  return { kind: 'done', failures };
+  return refused ?? { kind: 'done' };
 }
 
-function handle(msg: ToWorker): FromWorker | undefined {
-  if (msg.kind === 'end') {
-    sockets.get(msg.session)?.close();
-    sockets.delete(msg.session);
-    return undefined;
-  }
-  let sock = sockets.get(msg.session);
+/** The session's socket, opened when first needed; throws when the namespace cannot be entered. */
+function socketOf(session: number, netns: string): NetlinkSocket {
+  let sock = sockets.get(session);
   if (!sock) {
-    try {
-      sock = new NetlinkSocket(msg.netns);
-    } catch (err) {
-      // Ends this thread; its requests fail as `crashed` and the next one starts a new thread.
-      if (err instanceof StrandedThread) throw err;
-      return { id: msg.id, outcomes: msg.groups.map(() => ({ kind: 'unstarted', message: (err as Error).message })) };
-    }
-    sockets.set(msg.session, sock);
+    sock = new NetlinkSocket(netns);
+    sockets.set(session, sock);
   }
-  const outcomes: GroupOutcome[] = [];
-  for (const group of msg.groups) {
+  return sock;
+}
+
+function runRequest(msg: Extract<ToWorker, { kind: 'run' }>): FromWorker {
+  const results = msg.groups.map((group): GroupResult => {
+    let sock: NetlinkSocket;
     try {
-      outcomes.push(runGroup(sock, group));
+      sock = socketOf(msg.session, msg.netns);
     } catch (err) {
-      // The socket failed (not the kernel refusing a request): the namespace gets a new one.
+      // Ends this thread; its request fails and the later ones go to a new thread.
+      if (err instanceof StrandedThread) throw err;
+      return { kind: 'unreachable', words: (err as Error).message };
+    }
+    try {
+      return runGroup(sock, group);
+    } catch (err) {
+      // The socket failed (not the kernel refusing a request): the next group gets a new one.
       sock.close();
       sockets.delete(msg.session);
-      outcomes.push({ kind: 'crashed', failures: new Map(), message: (err as Error).message });
-      while (outcomes.length < msg.groups.length) outcomes.push({ kind: 'not-run' });
-      break;
+      return { kind: 'died', words: (err as Error).message };
     }
-  }
-  return { id: msg.id, outcomes };
+  });
+  return { id: msg.id, results };
 }
 
 parentPort!.on('message', (msg: ToWorker) => {
-  const reply = handle(msg);
-  if (reply) parentPort!.postMessage(reply);
+  if (msg.kind === 'end') {
+    sockets.get(msg.session)?.close();
+    sockets.delete(msg.session);
+    return;
+  }
+  parentPort!.postMessage(runRequest(msg));
 });

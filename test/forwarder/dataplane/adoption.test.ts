@@ -2,7 +2,9 @@ import t from 'tap';
 import { AdoptionTable } from '../../../forwarder/dataplane/adoption.ts';
 import type { NetnsResolver } from '../../../forwarder/dataplane/netns-resolver.ts';
 import type { LinkInfo, Netns } from '../../../forwarder/dataplane/runner.ts';
-import { aliasOf, configureEndCommands } from '../../../forwarder/dataplane/veth.ts';
+import { ipBatchLine } from '../../../forwarder/dataplane/ip/format.ts';
+import { deleteGroup, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { aliasOf, configureEnd } from '../../../forwarder/dataplane/veth.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { RecordingRunner } from '../../fixtures/kernel.ts';
 
@@ -27,11 +29,13 @@ t.test('a forwarder adopts only links it made, and expires only those', async (t
   t.equal(await node1.scan(), 1);
   t.equal(node1.claim('conn-b'), undefined, 'node2\'s connection is not node1\'s to claim');
   t.equal(await node1.expire(), 1);
-  t.same(runner.commandsIn('pod').filter((c) => c.startsWith('link set')), ['link set dev nsm-1 group 7781'], 'only nsm-1 is deleted');
+  t.same(runner.opsIn('pod').filter((op) => op.op === 'set-link'), [setLink({ name: 'nsm-1', group: 7781 })], 'only nsm-1 is deleted');
 });
 
 t.test('the owner is written into the alias of every end', async (t) => {
-  t.equal(configureEndCommands('nsm-1', 'conn-a', 1450, undefined, 'client', 'node1')[0], 'link set dev nsm-1 alias nsm:node1:conn-a group 7780 mtu 1450 up');
+  const [named] = configureEnd('nsm-1', 'conn-a', 1450, undefined, 'client', 'node1');
+  t.same(named, setLink({ name: 'nsm-1', alias: 'nsm:node1:conn-a', group: 7780, mtu: 1450, up: true }));
+  t.equal(ipBatchLine(named), 'link set dev nsm-1 alias nsm:node1:conn-a group 7780 mtu 1450 up');
   t.equal(aliasOf('conn-a'), 'nsm:conn-a');
 });
 
@@ -54,5 +58,5 @@ t.test('the scan reads each namespace once, several at a time, and deletes links
   t.equal(await table.scan(), 19, 'one connection in every namespace but the one with only a doomed link');
   t.same([...reads].sort(), namespaces.map((n) => n.key).sort(), 'each namespace read once');
   t.ok(mostAtOnce > 1 && mostAtOnce <= 8, `at most 8 namespaces at a time (${mostAtOnce})`);
-  t.ok(runner.commandsIn('pod3').includes('link del group 7781'), 'the doomed group is deleted');
+  t.same(runner.opsIn('pod3'), [deleteGroup(7781)], 'the doomed group is deleted');
 });

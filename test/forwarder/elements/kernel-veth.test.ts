@@ -5,6 +5,8 @@ import { isNsmError } from '../../../sdk/errors.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { kernelVeth } from '../../../forwarder/elements/kernel-veth.ts';
 import { negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
+import { addAddress, deleteGroup, replaceRoute, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { createPair, endpointIfname } from '../../../forwarder/dataplane/veth.ts';
 import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 
 /** An endpoint that answers with its namespace (inode 200) and a point-to-point IP context, and counts Closes. */
@@ -42,13 +44,20 @@ t.test('creates one veth pair straight between the namespaces with the endpoint 
   const { runner, server, ctx, req } = setup();
   const conn = await server.request(ctx, req());
   t.equal(conn.mechanism?.parameters.name, 'nsm-1', 'the client hears about its own mechanism');
-  t.same(runner.commandsIn('node'), [], 'nothing in the node namespace');
-  t.same(runner.commandsIn('ns100'), [
-    'link set dev nsm-1 alias nsm:conn-1 group 7780 mtu 1400 up',
-    'address add 10.0.0.2/32 dev nsm-1',
-    'route replace 10.0.0.1/32 dev nsm-1 scope link',
+  t.same(runner.opsIn('node'), [], 'nothing in the node namespace');
+  t.same(runner.opsIn('ns100'), [
+    setLink({ name: 'nsm-1', alias: 'nsm:conn-1', group: 7780, mtu: 1400, up: true }),
+    addAddress({ name: 'nsm-1', address: '10.0.0.2/32' }),
+    replaceRoute({ name: 'nsm-1', dst: '10.0.0.1/32', scopeLink: true }),
   ]);
-  t.match(runner.commandsIn('ns200'), [/^link add nsm[0-9a-f]{10} type veth peer name nsm-1 netns \/proc\/100\/ns\/net$/, /alias nsm:conn-1 group 7780 mtu 1400 up$/, /^address add 10\.0\.0\.1\/32 dev nsm/, /^route replace 10\.0\.0\.2\/32 dev nsm\w+ scope link$/]);
+  const ep = endpointIfname('conn-1');
+  t.match(ep, /^nsm[0-9a-f]{10}$/);
+  t.same(runner.opsIn('ns200'), [
+    createPair(ep, 'nsm-1', { path: '/proc/100/ns/net', key: 'ns100' }),
+    setLink({ name: ep, alias: 'nsm:conn-1', group: 7780, mtu: 1400, up: true }),
+    addAddress({ name: ep, address: '10.0.0.1/32' }),
+    replaceRoute({ name: ep, dst: '10.0.0.2/32', scopeLink: true }),
+  ]);
   t.same(runner.steps.map((s) => s.netns), ['ns200', 'ns100'], 'two batches: endpoint (create and configure), then client');
 });
 
@@ -66,22 +75,22 @@ t.test('Close removes the pair through the doomed group and closes the endpoint 
   const conn = await server.request(ctx, req());
   runner.steps.length = 0;
   await server.close(ctx, conn);
-  t.same(runner.steps, [{ netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }]);
+  t.same(runner.steps, [{ netns: 'ns100', ops: [setLink({ name: 'nsm-1', group: 7781 })], finally: [deleteGroup(7781)] }]);
   t.equal(endpoint.calls.closes, 1);
 });
 
 t.test('a failure configuring the endpoint end rolls back the pair and the endpoint connection', async (t) => {
   const { runner, server, ctx, req, endpoint } = setup();
-  runner.failOn = /^address add 10\.0\.0\.1/;
+  runner.failOn = (op) => op.op === 'add-address' && op.address.startsWith('10.0.0.1/');
   const err = await server.request(ctx, req()).catch((e: unknown) => e);
-  t.ok(err instanceof Error && /kernel refused "ip address add 10\.0\.0\.1/.test(err.message), String(err));
-  t.same(runner.steps.at(-1), { netns: 'ns100', commands: ['link set dev nsm-1 group 7781'], finally: ['link del group 7781'] }, 'pair deleted');
+  t.ok(err instanceof Error && /kernel refused add-address 10\.0\.0\.1/.test(err.message), String(err));
+  t.same(runner.steps.at(-1), { netns: 'ns100', ops: [setLink({ name: 'nsm-1', group: 7781 })], finally: [deleteGroup(7781)] }, 'pair deleted');
   t.equal(endpoint.calls.closes, 1, 'endpoint side closed');
 });
 
 t.test('an interface name already taken is ALREADY_EXISTS, nothing to delete', async (t) => {
   const { runner, server, ctx, req, endpoint } = setup();
-  runner.failOn = /^link add/;
+  runner.failOn = (op) => op.op === 'add-veth';
   runner.message = 'RTNETLINK answers: File exists';
   const err = await server.request(ctx, req()).catch((e: unknown) => e);
   t.ok(isNsmError(err, 'ALREADY_EXISTS'), String(err));

@@ -97,7 +97,7 @@ for (const c of combos) {
     } else {
       t.same(endpoint.seen.preferences, [['KERNEL']], 'the endpoint is asked for KERNEL');
       t.same(conn.mechanism, KERNEL_OFFER, 'the client hears its KERNEL offer back');
-      t.match(runner.commandsIn('ns200'), [/^link add nsm[0-9a-f]{10} type veth peer name nsm-1 /], 'the kernel path takes over');
+      t.match(runner.opsIn('ns200'), [{ op: 'add-veth', name: /^nsm[0-9a-f]{10}$/, peer: 'nsm-1' }], 'the kernel path takes over');
       t.notOk(existsSync(join(dir, 'memif/conn-1')));
     }
   });

@@ -2,7 +2,11 @@ import t from 'tap';
 import { Cls, Connection, kernelMechanism, MechanismType, type NetworkServiceRequest } from '../../../proto/api.ts';
 import { chain, metadata, newCtx, type Element } from '../../../sdk/chain/index.ts';
 import { silentLogger } from '../../../sdk/log.ts';
-import { KernelError, type Netns, type RunOptions } from '../../../forwarder/dataplane/runner.ts';
+import { KernelError } from '../../../forwarder/dataplane/kernel-error.ts';
+import type { KernelOp } from '../../../forwarder/dataplane/kernel-op.ts';
+import { deleteGroup, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { ipBatchLine } from '../../../forwarder/dataplane/ip/format.ts';
+import type { Netns, RunOptions } from '../../../forwarder/dataplane/runner.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
 import { tunnelClient } from '../../../forwarder/elements/tunnel-client.ts';
 import { tunnelEndpoint } from '../../../forwarder/elements/tunnel-endpoint.ts';
@@ -13,20 +17,23 @@ import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 
 const VNI_TAKEN = 'Error: A VXLAN device with the specified VNI already exists.';
 
-/** Fails the first `times` commands matching `pattern`, like the kernel would. */
+/** Fails the first `times` ops for which `pattern` holds, like the kernel would. */
 class FlakyRunner extends RecordingRunner {
-  pattern: RegExp | undefined;
+  pattern: ((op: KernelOp) => boolean) | undefined;
   times = 0;
-  override async run(netns: Netns, commands: string[], options: RunOptions = {}): Promise<void> {
-    const bad = commands.find((c) => this.pattern?.test(c));
+  override async run(netns: Netns, ops: readonly KernelOp[], options: RunOptions = {}): Promise<void> {
+    const bad = ops.find((op) => this.pattern?.(op));
     if (bad && this.times > 0) {
       this.times--;
-      this.steps.push({ netns: netns.key, commands, finally: options.finally ?? [] });
-      throw new KernelError(bad, this.message);
+      this.steps.push({ netns: netns.key, ops, finally: options.finally ?? [] });
+      throw KernelError.refused(bad, netns.path, this.message);
     }
-    return super.run(netns, commands, options);
+    return super.run(netns, ops, options);
   }
 }
+
+const isVxlan = (op: KernelOp) => op.op === 'add-vxlan';
+const hasAlias = (op: KernelOp) => op.op === 'set-link' && op.alias !== undefined;
 
 const node = (ip: string, order = ['VXLAN', 'GRE'], gre = true): Tunnels => ({
   underlay: { ip, ifname: 'ul0', mtu: 1500 }, vxlanPort: 4789, order: tunnelOrder(order),
@@ -78,10 +85,11 @@ t.test('VXLAN: the endpoint side allocates the VNI, both ends are created straig
   t.equal(vni % 2, 0, 'even: the client side has the lower address');
   t.equal(conn.context?.MTU, 1450, 'MTU 1500 - 50');
   t.equal(endpoint.calls.mtu, 1450, 'the endpoint is asked with the tunnel MTU');
-  t.same(runnerA.commandsIn('node'), [`link add nsm-1 netns /proc/100/ns/net type vxlan id ${vni} local 192.168.0.1 remote 192.168.0.2 dstport 4789 dev ul0`]);
-  t.match(runnerA.commandsIn('ns100'), ['link set dev nsm-1 alias nsm:conn-1 group 7780 mtu 1450 up', 'address add 10.0.0.2/32 dev nsm-1']);
-  t.match(runnerB.commandsIn('node'), [new RegExp(`^link add nsm[0-9a-f]{10} netns /proc/200/ns/net type vxlan id ${vni} local 192\\.168\\.0\\.2 remote 192\\.168\\.0\\.1 dstport 4789 dev ul0$`)]);
-  t.match(runnerB.commandsIn('ns200'), [/alias nsm:conn-1 group 7780 mtu 1450 up$/, /^address add 10\.0\.0\.1\/32/]);
+  t.same(runnerA.opsIn('node'), [{ op: 'add-vxlan', name: 'nsm-1', netns: '/proc/100/ns/net', local: '192.168.0.1', remote: '192.168.0.2', underlay: 'ul0', vni: Number(vni), dstPort: 4789 }]);
+  t.equal(ipBatchLine(runnerA.opsIn('node')[0]), `link add name nsm-1 netns /proc/100/ns/net type vxlan id ${vni} local 192.168.0.1 remote 192.168.0.2 dstport 4789 dev ul0`);
+  t.match(runnerA.opsIn('ns100'), [setLink({ name: 'nsm-1', alias: 'nsm:conn-1', group: 7780, mtu: 1450, up: true }), { op: 'add-address', name: 'nsm-1', address: '10.0.0.2/32' }]);
+  t.match(runnerB.opsIn('node'), [{ op: 'add-vxlan', name: /^nsm[0-9a-f]{10}$/, netns: '/proc/200/ns/net', vni: Number(vni), local: '192.168.0.2', remote: '192.168.0.1', dstPort: 4789, underlay: 'ul0' }]);
+  t.match(runnerB.opsIn('ns200'), [{ op: 'set-link', alias: 'nsm:conn-1', group: 7780, mtu: 1450, up: true }, { op: 'add-address', address: '10.0.0.1/32' }]);
 
   const steps = runnerA.steps.length + runnerB.steps.length;
   await sideA.request(ctx, req('ETHERNET', conn));
@@ -93,7 +101,7 @@ t.test('GRE first by priority: gretap for ETHERNET, gre for IP, with their MTUs'
     const { runnerA, sideA, ctx, req } = setup(node('192.168.0.1', ['GRE']), node('192.168.0.2', ['GRE']));
     const conn = await sideA.request(ctx, req(payload));
     t.equal(conn.context?.extraContext.tunnel, 'GRE');
-    t.match(runnerA.commandsIn('node'), [new RegExp(`^link add nsm-1 netns /proc/100/ns/net type ${kind} local 192\\.168\\.0\\.1 remote 192\\.168\\.0\\.2 key \\d+ dev ul0$`)]);
+    t.match(runnerA.opsIn('node'), [{ op: 'add-gre', kind, name: 'nsm-1', netns: '/proc/100/ns/net', local: '192.168.0.1', remote: '192.168.0.2', key: Number, underlay: 'ul0' }]);
     t.equal(conn.context?.MTU, mtu, `${payload}: MTU ${mtu}`);
   }
 });
@@ -102,7 +110,7 @@ t.test('the endpoint side takes the first offer it can build', async (t) => {
   const { runnerB, sideA, ctx, req } = setup(node('192.168.0.1', ['GRE']), node('192.168.0.2', ['GRE'], false));
   const conn = await sideA.request(ctx, req());
   t.equal(conn.context?.extraContext.tunnel, 'VXLAN', 'GRE was offered first but node B has no gretap');
-  t.match(runnerB.commandsIn('node'), [/type vxlan/]);
+  t.match(runnerB.opsIn('node'), [{ op: 'add-vxlan' }]);
 });
 
 t.test('a node that can build no tunnel for the payload says why', async (t) => {
@@ -113,24 +121,24 @@ t.test('a node that can build no tunnel for the payload says why', async (t) => 
 
 t.test('a VNI already used on the client node: the peer side is closed and the request repeated', async (t) => {
   const { runnerA, sideA, ctx, req, endpoint, vnisB } = setup();
-  runnerA.pattern = /type vxlan/;
+  runnerA.pattern = isVxlan;
   runnerA.times = 1;
   runnerA.message = VNI_TAKEN;
   const conn = await sideA.request(ctx, req());
   t.equal(endpoint.calls.requests, 2, 'asked twice');
   t.equal(endpoint.calls.closes, 1, 'the first attempt was closed at the endpoint');
   t.equal(vnisB.size, 1, 'the peer released the first VNI');
-  t.equal(runnerA.commandsIn('node').filter((c) => c.includes('type vxlan')).length, 2);
+  t.equal(runnerA.opsIn('node').filter(isVxlan).length, 2);
   t.ok(conn.context?.extraContext.tunnel_vni);
 });
 
 t.test('a VNI the endpoint node already uses is replaced there', async (t) => {
   const { runnerB, sideA, ctx, req, endpoint, vnisB } = setup();
-  runnerB.pattern = /type vxlan/;
+  runnerB.pattern = isVxlan;
   runnerB.times = 1;
   runnerB.message = VNI_TAKEN;
   const conn = await sideA.request(ctx, req());
-  const created = runnerB.commandsIn('node').map((c) => /id (\d+)/.exec(c)![1]);
+  const created = runnerB.opsIn('node').map((op) => String(op.op === 'add-vxlan' && op.vni));
   t.equal(created.length, 2);
   t.not(created[0], created[1], 'a new VNI on the second try');
   t.equal(conn.context?.extraContext.tunnel_vni, created[1], 'the client hears the VNI that was built');
@@ -140,11 +148,11 @@ t.test('a VNI the endpoint node already uses is replaced there', async (t) => {
 
 t.test('rollback: an endpoint-side kernel failure leaves nothing on either node', async (t) => {
   const { runnerA, runnerB, sideA, ctx, req, endpoint, vnisA, vnisB } = setup();
-  runnerB.pattern = /alias/;
+  runnerB.pattern = hasAlias;
   runnerB.times = 1;
   await t.rejects(sideA.request(ctx, req()), { code: 'INTERNAL', message: /Operation not permitted/ });
   t.same(runnerA.steps, [], 'nothing was created on the client node');
-  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} group 7781$/, 'link del group 7781'], 'the endpoint-side device was removed');
+  t.match(runnerB.opsIn('ns200').slice(-2), [{ op: 'set-link', name: /^nsm[0-9a-f]{10}$/, group: 7781 }, deleteGroup(7781)], 'the endpoint-side device was removed');
   t.equal(endpoint.calls.closes, 1, 'the endpoint side was closed');
   t.equal(vnisA.size + vnisB.size, 0, 'no VNI held');
 });
@@ -154,8 +162,8 @@ t.test('close removes both ends and frees the VNIs', async (t) => {
   const conn = await sideA.request(ctx, req());
   t.equal(vnisA.size + vnisB.size, 2);
   await sideA.close(ctx, conn);
-  t.match(runnerA.commandsIn('ns100').slice(-2), ['link set dev nsm-1 group 7781', 'link del group 7781']);
-  t.match(runnerB.commandsIn('ns200').slice(-2), [/^link set dev nsm[0-9a-f]{10} group 7781$/, 'link del group 7781']);
+  t.same(runnerA.opsIn('ns100').slice(-2), [setLink({ name: 'nsm-1', group: 7781 }), deleteGroup(7781)]);
+  t.match(runnerB.opsIn('ns200').slice(-2), [{ op: 'set-link', name: /^nsm[0-9a-f]{10}$/, group: 7781 }, deleteGroup(7781)]);
   t.equal(endpoint.calls.closes, 1);
   t.equal(vnisA.size + vnisB.size, 0);
 });
@@ -186,10 +194,10 @@ t.test('a restarted forwarder adopts its tunnel ends and keeps their VNIs taken 
     connection: Connection.fromPartial({ id: 'conn-1', networkService: 'svc', payload: 'ETHERNET' }),
     mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
   });
-  t.same(runnerA.commandsIn('ns100'), [], 'the client end is adopted, not created again');
+  t.same(runnerA.opsIn('ns100'), [], 'the client end is adopted, not created again');
   const vni = Number(conn.context?.extraContext.tunnel_vni);
   t.ok(vni > 0, 'the connection reports its VNI');
   t.notOk(vnisA.reserve(vni), 'the adopted VNI is taken on the client node');
-  t.same([...runnerB.commandsIn('node'), ...runnerB.commandsIn('ns200')], [], 'the endpoint end is adopted, not created again');
+  t.same([...runnerB.opsIn('node'), ...runnerB.opsIn('ns200')], [], 'the endpoint end is adopted, not created again');
   t.notOk(vnisB.reserve(vni), 'and the VNI is taken on the endpoint node');
 });

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { cannotRun, spawnIp } from '../../../sdk/ip-command.ts';
 
 /**
  * A long-lived `ip -force -batch -` in one namespace, fed through stdin.
@@ -11,9 +12,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * too, so a process that never ran a command (say `nsenter` could not enter the namespace) is
  * told apart from one that died on a command.
  *
- * When the process dies (some parse errors make `ip` exit), the group whose marker never came is
- * `crashed` (its lines before the fatal one ran) and the groups after it are `not-run`: `ip` reads
- * and runs lines strictly in order, so none of their lines ran and they may be sent again.
+ * When the process dies (some errors make `ip` exit, e.g. a `netns` file that does not exist), the
+ * group whose marker never came is `crashed` (its lines before the fatal one ran) and the groups
+ * after it are `not-run`: `ip` reads and runs lines strictly in order, so none of their lines ran
+ * and they may be sent again. These outcomes stay inside the `ip` backend (session.ts).
  */
 export type GroupOutcome =
   | { kind: 'done'; failures: Map<number, string> }
@@ -121,44 +123,32 @@ export class BatchLedger {
   }
 }
 
-/** Pids of the `ip` processes this module runs, so namespace lookup does not mistake them for pods. */
-export const helperPids = new Set<number>();
-
-export function ipCommand(netnsPath: string, args: string[]): [string, string[]] {
-  return netnsPath === '' ? ['ip', args] : ['nsenter', [`--net=${netnsPath}`, 'ip', ...args]];
-}
-
-/** What the runner needs of a session (tests give one that emulates `ip`). */
-export interface BatchSession {
+/** What the `ip` backend needs of a process (tests give one that emulates `ip`). */
+export interface BatchProcess {
   readonly alive: boolean;
   send(groups: readonly (readonly string[])[]): Promise<GroupOutcome>[];
   end(): void;
 }
 
 /** One `ip -force -batch -` process in a namespace (`''` = this process's own). */
-export class IpSession implements BatchSession {
+export class IpProcess implements BatchProcess {
   readonly #ledger = new BatchLedger();
   readonly #child: ChildProcess;
   readonly closed: Promise<void>;
 
   constructor(netnsPath: string) {
-    const [cmd, argv] = ipCommand(netnsPath, ['-force', '-batch', '-']);
-    const child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawnIp(['-force', '-batch', '-'], { netns: netnsPath, stdio: ['pipe', 'ignore', 'pipe'] });
     this.#child = child;
-    const pid = child.pid;
-    if (pid !== undefined) helperPids.add(pid);
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => this.#ledger.stderr(s));
     child.stdin!.on('error', () => {}); // a dead process shows up as 'close'
     this.closed = new Promise((resolve) => {
       child.on('error', (e) => {
-        this.#ledger.end(`cannot run ${cmd}: ${e.message} (install iproute2 and util-linux)`);
-        if (pid !== undefined) helperPids.delete(pid);
+        this.#ledger.end(cannotRun(netnsPath, e));
         resolve();
       });
       child.on('close', (code, signal) => {
         this.#ledger.end(signal ? `ip was killed by ${signal}` : `ip exited with status ${code}`);
-        if (pid !== undefined) helperPids.delete(pid);
         resolve();
       });
     });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { BatchLedger, MARKER } from '../../../forwarder/dataplane/ip-session.ts';
+import { BatchLedger, MARKER } from '../../../../forwarder/dataplane/ip/process.ts';
 
 const failed = (n: number, message: string) => `${message}\nCommand failed -:${n}\n`;
 const marker = (n: number) => failed(n, `Object "${MARKER}" is unknown, try "ip help".`);
@@ -19,6 +19,13 @@ t.test('each group hears about its own failed lines, by index within the group',
   t.same(await a.outcome, { kind: 'done', failures: new Map([[1, 'Cannot find device "a"']]) });
   t.same(await b.outcome, { kind: 'done', failures: new Map([[0, 'RTNETLINK answers: File exists']]) });
   t.equal(l.outstanding, 0);
+});
+
+t.test('batch errors are attributed to their line', async (t) => {
+  const l = new BatchLedger();
+  const a = l.add(['l2', 'l3', 'l4', 'l5']); // lines 2-5; marker 6
+  l.stderr(marker(1) + 'RTNETLINK answers: File exists\nCommand failed -:2\nCannot find device "nope"\nCommand failed -:5\n' + marker(6));
+  t.same(await a.outcome, { kind: 'done', failures: new Map([[0, 'RTNETLINK answers: File exists'], [3, 'Cannot find device "nope"']]) });
 });
 
 t.test('stderr split anywhere, and multi-line messages, are put back together', async (t) => {
