@@ -14,13 +14,13 @@ const ANSWERS: ReadonlyArray<{ errno: number; words: RegExp; code: CodeName }> =
 ];
 
 /** The code for a refusal: from its errno when known, else from its words; INTERNAL for the rest. */
-export function codeOfRefusal(words: string, errno?: number): CodeName {
+function codeOfRefusal(words: string, errno?: number): CodeName {
   const a = errno !== undefined ? ANSWERS.find((x) => x.errno === errno) : ANSWERS.find((x) => x.words.test(words));
   return a?.code ?? 'INTERNAL';
 }
 
 /** The namespace in messages. */
-export const whereOf = (netnsPath: string) => netnsPath || 'the node namespace';
+const whereOf = (netnsPath: string) => netnsPath || 'the node namespace';
 
 /**
  * Every failure of a kernel call: the op it happened in, and the kernel's (or `ip`'s) own words.

@@ -51,7 +51,7 @@ t.test('interface names follow Linux\'s rules, in every field that names an inte
   }
 });
 
-t.test('what ip-lines.ts once refused to read is refused as an op, naming the field', async (t) => {
+t.test('a malformed field is refused, naming the op and the field', async (t) => {
   const cases: Array<[KernelOp, string, RegExp]> = [
     [{ op: 'add-veth', name: 'a', peer: 'b' } as unknown as KernelOp, 'peerNetns', /missing is not a string/],
     [{ op: 'add-veth', name: 'a', peer: 'b', peerNetns: 'relative/path' }, 'peerNetns', /not an absolute path/],
