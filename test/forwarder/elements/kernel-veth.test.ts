@@ -107,3 +107,22 @@ t.test('an endpoint namespace nobody holds fails and closes the endpoint side', 
   t.equal(runner.steps.length, 0);
   t.equal(endpoint.calls.closes, 1);
 });
+
+t.test('a hostile interface name or connection id is INVALID_ARGUMENT naming the field; nothing reaches the kernel', async (t) => {
+  for (const [name, id, field] of [
+    ['k1 netns /proc/1/ns/net #', 'conn-1', 'peer'],
+    ['a%d', 'conn-1', 'peer'],
+    ['nsm-1', 'conn "1"', 'alias'],
+    ['nsm-1', 'conn\t1', 'alias'],
+  ]) {
+    const { runner, server, ctx, endpoint } = setup();
+    const err = await server.request(ctx, {
+      connection: Connection.fromPartial({ id, networkService: 'svc' }),
+      mechanismPreferences: [kernelMechanism({ name, inodeURL: 'inode://4/100' })],
+    }).catch((e: unknown) => e);
+    t.ok(isNsmError(err, 'INVALID_ARGUMENT'), `${JSON.stringify(name)} / ${JSON.stringify(id)}: ${String(err)}`);
+    t.match(err, { field }, 'names the field');
+    t.same(runner.steps, [], 'nothing ran');
+    t.equal(endpoint.calls.closes, 1, 'the endpoint side is closed');
+  }
+});
