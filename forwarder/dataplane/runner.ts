@@ -166,8 +166,12 @@ export class BatchRunner implements KernelRunner {
     if (plain.length === 0 && batch.length === 0) return this.#settled(slot);
     const finals = [...new Map(batch.flatMap((c) => c.finally).map((op) => [opKey(op), op])).values()];
     const groups = [...plain.map((c) => c.ops), ...batch.map((c) => c.ops), ...finals.map((op) => [op])];
+    // A call of finals alone has nothing of its own to run.
+    const written = groups.filter((g) => g.length > 0);
     this.writes++;
-    const results = this.#sessionOf(slot).run(groups);
+    const ran = this.#sessionOf(slot).run(written);
+    let next = 0;
+    const results = groups.map((g) => (g.length > 0 ? ran[next++] : Promise.resolve(undefined)));
     slot.running += plain.length;
     plain.forEach((c, i) => void results[i].then((err) => {
       slot.running--;
