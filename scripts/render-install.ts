@@ -2,17 +2,15 @@
 // and exits 1 when the committed file is out of date.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { defaultChartDir, renderInstall } from '../manifests/render/install.ts';
+import { join } from 'node:path';
+import { chartDir, renderInstall } from './install-manifest.ts';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const target = join(root, 'manifests', 'install.yaml');
-const fresh = renderInstall(defaultChartDir(root));
+const target = join(chartDir, '..', '..', 'install.yaml');
+const fresh = await renderInstall();
 
 if (process.argv.includes('--check')) {
   if (readFileSync(target, 'utf8') !== fresh) {
-    process.stderr.write('manifests/install.yaml is out of date: run node scripts/render-install.ts\n');
+    process.stderr.write('manifests/install.yaml is out of date: run npm run render:install\n');
     process.exit(1);
   }
 } else {

@@ -1,23 +1,21 @@
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { loadChart, readYaml, renderChart, splitDocuments, validateValues, type RenderOptions } from '../../manifests/render/chart.ts';
-import { INSTALL_RELEASE, renderInstall } from '../../manifests/render/install.ts';
+import { once } from 'node:events';
+import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { INSTALL_RELEASE, renderInstall } from '../../scripts/install-manifest.ts';
 import { hasCustomSchema, validateCustom } from '../fixtures/crd-schemas.ts';
+import { chartDir, documents, helm, helmTemplate, repoRoot as root, type TemplateOptions } from '../fixtures/helm.ts';
 import { isKubernetesKind, validateKubernetes } from '../fixtures/k8s-schema.ts';
+import { startFixtureApiServer, type ResourceDef } from '../fixtures/kube-api-server.ts';
 import { matches, namespaceLabels, type LabelSelector } from '../fixtures/label-selector.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const chartDir = join(root, 'manifests', 'helm', 'nsm');
-const chart = loadChart(chartDir);
-const release = { name: 'nsm', namespace: 'nsm-system' };
 
 type Obj = Record<string, any>;
 
-function render(values: Record<string, unknown> = {}, opts: Partial<RenderOptions> = {}): Obj[] {
-  return renderChart(chart, { release, values, ...opts }).objects.map((o) => o.obj);
+async function render(values: Record<string, unknown> = {}, opts: TemplateOptions = {}): Promise<Obj[]> {
+  return (await helmTemplate(values, opts)).map((d) => d.obj);
 }
 
 function find(objs: Obj[], kind: string, name?: string): Obj {
@@ -46,7 +44,7 @@ function validate(obj: Obj): void {
 
 t.test('every rendered object is valid against its schema, with no unknown fields', async (t) => {
   for (const [name, values] of VARIANTS) {
-    const objs = render(values);
+    const objs = await render(values);
     t.ok(objs.length > 5, `${name}: renders objects`);
     for (const obj of objs) t.doesNotThrow(() => validate(obj), `${name}: ${obj.kind}/${obj.metadata.name}`);
     const ids = objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
@@ -59,20 +57,20 @@ t.test('every rendered object is valid against its schema, with no unknown field
 });
 
 t.test('the validators catch what they should', async (t) => {
-  const dep = structuredClone(find(render(), 'Deployment'));
+  const dep = structuredClone(find(await render(), 'Deployment'));
   dep.spec.template.spec.containers[0].imagePullPolicie = 'Always';
   t.throws(() => validate(dep), /containers\[0\]\.imagePullPolicie: unknown field/);
-  const svc = structuredClone(find(render(), 'Service'));
+  const svc = structuredClone(find(await render(), 'Service'));
   svc.spec.ports[0].port = 'https';
   t.throws(() => validate(svc), /must be integer/);
-  const cert = structuredClone(find(render(), 'Certificate', 'nsm-webhook'));
+  const cert = structuredClone(find(await render(), 'Certificate', 'nsm-webhook'));
   cert.spec.usage = ['server auth'];
   t.throws(() => validate(cert), /additional properties/);
   t.throws(() => validate({ apiVersion: 'x/v1', kind: 'Y', metadata: {} }), /no schema/);
 });
 
 t.test('the webhook Deployment', async (t) => {
-  const objs = render();
+  const objs = await render();
   const dep = find(objs, 'Deployment', 'nsm-webhook');
   const pod = dep.spec.template.spec;
   const c = pod.containers[0];
@@ -121,16 +119,16 @@ t.test('the webhook Deployment', async (t) => {
   t.same(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
   t.same(svc.spec.selector, dep.spec.selector.matchLabels);
 
-  const custom = find(render(VARIANTS[7]?.[1]), 'Deployment', 'mesh-webhook').spec.template.spec;
+  const custom = find(await render(VARIANTS[7]?.[1]), 'Deployment', 'mesh-webhook').spec.template.spec;
   t.same(custom.imagePullSecrets, [{ name: 'regcred' }]);
   t.equal(custom.priorityClassName, 'high');
   t.same(custom.affinity, { nodeAffinity: {} }, 'user affinity replaces the default');
   t.equal(custom.containers[0].env.find((e: Obj) => e.name === 'NSM_ENVS').value, 'A=1,B=2');
-  t.notOk(render(VARIANTS[6]?.[1]).some((o) => o.kind === 'PodDisruptionBudget'), 'PDB can be turned off');
+  t.notOk((await render(VARIANTS[6]?.[1])).some((o) => o.kind === 'PodDisruptionBudget'), 'PDB can be turned off');
 });
 
 t.test('the forwarder DaemonSet', async (t) => {
-  const objs = render();
+  const objs = await render();
   const ds = find(objs, 'DaemonSet', 'nsm-forwarder');
   const pod = ds.spec.template.spec;
   const c = pod.containers[0];
@@ -168,7 +166,7 @@ t.test('the forwarder DaemonSet', async (t) => {
 });
 
 t.test('RBAC is least privilege', async (t) => {
-  const objs = render();
+  const objs = await render();
   t.same(find(objs, 'ClusterRole', 'nsm-webhook').rules, [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] },
@@ -190,7 +188,7 @@ t.test('RBAC is least privilege', async (t) => {
 });
 
 t.test('the webhook configuration', async (t) => {
-  const cfg = find(render(), 'MutatingWebhookConfiguration');
+  const cfg = find(await render(), 'MutatingWebhookConfiguration');
   t.equal(cfg.metadata.annotations['cert-manager.io/inject-ca-from'], 'nsm-system/nsm-webhook');
   t.same(cfg.webhooks.map((w: Obj) => w.name), ['annotated-pods.networkservicemesh.io', 'labelled-namespaces.networkservicemesh.io']);
   for (const w of cfg.webhooks) {
@@ -212,18 +210,18 @@ t.test('the webhook configuration', async (t) => {
     annotated?.matchConditions[1].expression,
   ], 'the two entries are disjoint: with and without the pod annotation');
 
-  const off = find(render({ webhook: { matchConditions: { enabled: false }, failurePolicy: 'Ignore', timeoutSeconds: 5 } }), 'MutatingWebhookConfiguration');
+  const off = find(await render({ webhook: { matchConditions: { enabled: false }, failurePolicy: 'Ignore', timeoutSeconds: 5 } }), 'MutatingWebhookConfiguration');
   t.equal(off.webhooks.length, 1, 'without matchConditions one entry sees every pod and the webhook decides');
   t.notOk('matchConditions' in off.webhooks[0]);
   t.equal(off.webhooks[0].failurePolicy, 'Ignore');
   t.equal(off.webhooks[0].timeoutSeconds, 5);
-  const renamed = find(render({ injection: { annotation: 'example.com/ns' } }), 'MutatingWebhookConfiguration');
+  const renamed = find(await render({ injection: { annotation: 'example.com/ns' } }), 'MutatingWebhookConfiguration');
   t.match(renamed.webhooks[0].matchConditions[0].expression, /'example\.com\/ns' in object\.metadata\.annotations/);
 });
 
 t.test('namespaceSelector excludes system namespaces and the release namespace', async (t) => {
   for (const ns of ['nsm-system', 'other-ns']) {
-    const cfg = find(render({ webhook: { excludeNamespaces: ['cert-manager'] } }, { release: { name: 'nsm', namespace: ns } }), 'MutatingWebhookConfiguration');
+    const cfg = find(await render({ webhook: { excludeNamespaces: ['cert-manager'] } }, { namespace: ns }), 'MutatingWebhookConfiguration');
     const [annotated, labelled] = cfg.webhooks.map((w: Obj) => w.namespaceSelector as LabelSelector);
     for (const excluded of ['kube-system', 'kube-public', 'kube-node-lease', ns, 'cert-manager']) {
       const labelledNs = namespaceLabels(excluded, { 'networkservicemesh.io/inject': 'enabled' });
@@ -240,7 +238,7 @@ t.test('namespaceSelector excludes system namespaces and the release namespace',
 });
 
 t.test('objectSelector excludes the webhook and forwarder pods and nothing else', async (t) => {
-  const objs = render();
+  const objs = await render();
   const cfg = find(objs, 'MutatingWebhookConfiguration');
   for (const w of cfg.webhooks) {
     for (const kind of ['Deployment', 'DaemonSet']) {
@@ -252,7 +250,7 @@ t.test('objectSelector excludes the webhook and forwarder pods and nothing else'
 });
 
 t.test('cert-manager mode', async (t) => {
-  const objs = render();
+  const objs = await render();
   t.same(objs.filter((o) => o.kind === 'Issuer').map((o) => o.metadata.name), ['nsm-selfsigned', 'nsm-webhook-ca', 'nsm-peer-ca']);
   t.notOk(objs.some((o) => o.kind === 'Secret'), 'no Secrets: cert-manager writes them');
   const webhookCert = find(objs, 'Certificate', 'nsm-webhook');
@@ -270,7 +268,7 @@ t.test('cert-manager mode', async (t) => {
   }
   t.notOk(find(objs, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, 'cainjector fills caBundle');
 
-  const own = render({ tls: { certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } });
+  const own = await render({ tls: { certManager: { issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } } } });
   t.notOk(own.some((o) => o.kind === 'Issuer'), 'an existing issuer: no Issuers created');
   t.same(own.filter((o) => o.kind === 'Certificate').map((o) => o.spec.issuerRef.name), ['corp-ca', 'corp-ca']);
 });
@@ -279,8 +277,38 @@ function secretPem(secret: Obj, key: string): string {
   return Buffer.from(secret.data[key], 'base64').toString();
 }
 
+/** A TLS server with the Secret's certificate, and a client presenting the same (for mutual TLS) while trusting `trusted`'s CA. */
+async function handshake(server: Obj, servername: string, trusted: Obj): Promise<string> {
+  const keyPair = { cert: secretPem(server, 'tls.crt'), key: secretPem(server, 'tls.key') };
+  const listener = tls.createServer({ ...keyPair, ca: secretPem(server, 'ca.crt'), requestCert: true, rejectUnauthorized: true }, (s) => s.end('ok'));
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  try {
+    const { port } = listener.address() as AddressInfo;
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ca: secretPem(trusted, 'ca.crt'), ...keyPair });
+    // events.once rejects on 'error': a refused handshake comes back as the error's code.
+    const outcome = await once(socket, 'data').then(([d]) => String(d), (e: { code?: string }) => String(e.code));
+    socket.destroy();
+    return outcome;
+  } finally {
+    listener.close();
+  }
+}
+
+/** The kinds the chart renders, so helm can map them when it renders against the fixture API server. */
+const chartKinds: ResourceDef[] = [
+  ['v1', 'Secret', 'secrets'], ['v1', 'ServiceAccount', 'serviceaccounts'], ['v1', 'Service', 'services'],
+  ['policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'], ['apps/v1', 'DaemonSet', 'daemonsets'], ['apps/v1', 'Deployment', 'deployments'],
+  ['rbac.authorization.k8s.io/v1', 'Role', 'roles'], ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles', false], ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings', false],
+  ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false],
+].map(([apiVersion, kind, plural, namespaced]) => {
+  const [group, version] = String(apiVersion).includes('/') ? String(apiVersion).split('/') : ['', String(apiVersion)];
+  return { group: group ?? '', version: version ?? '', kind: String(kind), plural: String(plural), namespaced: namespaced !== false };
+});
+
 t.test('self-signed mode generates certificates once and keeps them across upgrades', async (t) => {
-  const objs = render({ tls: { mode: 'selfSigned' } });
+  const objs = await render({ tls: { mode: 'selfSigned' } });
   t.notOk(objs.some((o) => o.apiVersion === 'cert-manager.io/v1'), 'no cert-manager objects');
   const cfg = find(objs, 'MutatingWebhookConfiguration');
   t.notOk(cfg.metadata.annotations, 'no cainjector annotation');
@@ -297,24 +325,29 @@ t.test('self-signed mode generates certificates once and keeps them across upgra
   t.ok(peerCert.checkIssued(peerCa), 'peer certificate signed by the peer CA');
   t.notOk(peerCert.checkIssued(ca), 'the webhook CA does not sign peers');
   t.equal(peerCert.checkHost('nsm-forwarder.nsm-system'), 'nsm-forwarder.nsm-system');
+  t.ok(cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1'), 'server auth');
+  t.ok(peerCert.keyUsage?.includes('1.3.6.1.5.5.7.3.1') && peerCert.keyUsage?.includes('1.3.6.1.5.5.7.3.2'), 'peers are servers and clients');
+  t.equal(await handshake(secret, 'nsm-webhook.nsm-system.svc', secret), 'ok', 'a client trusting only the CA accepts the webhook');
+  t.equal(await handshake(peer, 'nsm-forwarder.nsm-system', peer), 'ok', 'forwarders authenticate each other (mutual TLS)');
+  t.match(await handshake(secret, 'nsm-webhook.nsm-system.svc', peer), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER|SELF_SIGNED/, 'the peer CA does not vouch for the webhook');
 
-  const cluster = new Map<string, Obj>([
-    ['nsm-webhook-tls', secret],
-    ['nsm-forwarder-peer-tls', peer],
-  ]);
-  const upgraded = render({ tls: { mode: 'selfSigned' } }, {
-    release: { ...release, isUpgrade: true },
-    lookup: (apiVersion, kind, ns, name) => (apiVersion === 'v1' && kind === 'Secret' && ns === 'nsm-system' ? cluster.get(name) : undefined),
-  });
+  const api = await startFixtureApiServer(...chartKinds);
+  t.teardown(() => api.close());
+  api.create('namespaces', { metadata: { name: 'nsm-system' } });
+  api.create('secrets', secret);
+  api.create('secrets', peer);
+  const kubeconfig = api.writeKubeconfig(join(t.testdir(), 'kubeconfig'));
+  const upgraded = await render({ tls: { mode: 'selfSigned' } }, { isUpgrade: true, kubeconfig });
+  t.ok(api.requests.includes('GET /api/v1/namespaces/nsm-system/secrets/nsm-webhook-tls'), 'helm looked the Secret up in the cluster');
   t.same(find(upgraded, 'Secret', 'nsm-webhook-tls').data, secret.data, 'upgrade keeps the webhook certificate');
   t.same(find(upgraded, 'Secret', 'nsm-forwarder-peer-tls').data, peer.data, 'upgrade keeps the peer certificate');
   t.equal(find(upgraded, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, secret.data['ca.crt']);
-  const again = render({ tls: { mode: 'selfSigned' } });
+  const again = await render({ tls: { mode: 'selfSigned' } });
   t.not(find(again, 'Secret', 'nsm-webhook-tls').data['ca.crt'], secret.data['ca.crt'], 'without an existing Secret a new CA is made');
 });
 
 t.test('provided mode uses the given Secrets and CA bundle', async (t) => {
-  const objs = render(PROVIDED);
+  const objs = await render(PROVIDED);
   t.notOk(objs.some((o) => o.kind === 'Secret' || o.apiVersion === 'cert-manager.io/v1'));
   const cfg = find(objs, 'MutatingWebhookConfiguration');
   for (const w of cfg.webhooks) t.equal(w.clientConfig.caBundle, 'Q0EK');
@@ -323,8 +356,8 @@ t.test('provided mode uses the given Secrets and CA bundle', async (t) => {
 });
 
 t.test('metrics monitors are off by default and select the right pods', async (t) => {
-  t.notOk(render().some((o) => o.apiVersion === 'monitoring.coreos.com/v1'));
-  const pm = render({ metrics: { monitor: { enabled: true, labels: { release: 'prom' } } } });
+  t.notOk((await render()).some((o) => o.apiVersion === 'monitoring.coreos.com/v1'));
+  const pm = await render({ metrics: { monitor: { enabled: true, labels: { release: 'prom' } } } });
   for (const component of ['webhook', 'forwarder']) {
     const m = find(pm, 'PodMonitor', `nsm-${component}`);
     t.equal(m.metadata.labels.release, 'prom');
@@ -332,7 +365,7 @@ t.test('metrics monitors are off by default and select the right pods', async (t
     t.ok(matches(m.spec.selector, find(pm, kind).spec.template.metadata.labels), `${component} PodMonitor selects its pods`);
     t.same(m.spec.podMetricsEndpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
   }
-  const sm = render({ metrics: { monitor: { enabled: true, kind: 'ServiceMonitor' } } });
+  const sm = await render({ metrics: { monitor: { enabled: true, kind: 'ServiceMonitor' } } });
   for (const component of ['webhook', 'forwarder']) {
     const m = find(sm, 'ServiceMonitor', `nsm-${component}`);
     const svc = find(sm, 'Service', `nsm-${component}-metrics`);
@@ -343,49 +376,79 @@ t.test('metrics monitors are off by default and select the right pods', async (t
   }
 });
 
-t.test('values.yaml meets values.schema.json and wrong values are rejected', async (t) => {
-  t.same(validateValues(chart, chart.values), []);
+t.test('helm lint --strict passes, and fails on a broken template', async (t) => {
+  const lint = await helm(['lint', '--strict', chartDir]);
+  t.equal(lint.code, 0, lint.stdout + lint.stderr);
+  t.match(lint.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  const broken = join(t.testdir(), 'nsm');
+  cpSync(chartDir, broken, { recursive: true });
+  writeFileSync(join(broken, 'templates', 'broken.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: [\n');
+  const bad = await helm(['lint', '--strict', broken]);
+  t.not(bad.code, 0, 'a template that is not YAML fails the lint');
+  t.match(bad.stdout + bad.stderr, /broken\.yaml/);
+});
+
+t.test('values.yaml meets values.schema.json and helm template refuses wrong values', async (t) => {
   const bad: [string, Record<string, unknown>, RegExp][] = [
-    ['failurePolicy: Maybe', { webhook: { failurePolicy: 'Maybe' } }, /failurePolicy must be equal to one of the allowed values \(Fail, Ignore\)/],
-    ['unknown key', { webhook: { replicas: 3 } }, /\/webhook must NOT have additional properties/],
-    ['unknown top-level key', { replicaCount: 3 }, /  \/ must NOT have additional properties/],
-    ['tls mode', { tls: { mode: 'vault' } }, /mode must be equal to one of the allowed values/],
-    ['timeout above 30 s', { webhook: { timeoutSeconds: 31 } }, /timeoutSeconds must be <= 30/],
-    ['port as a string', { webhook: { port: '8443' } }, /port must be integer/],
-    ['privileged port', { webhook: { port: 443 } }, /port must be >= 1024/],
-    ['provided mode without Secrets', { tls: { mode: 'provided' } }, /webhookSecretName must NOT have fewer than 1 characters/],
-    ['bad NSM_ENVS entry', { injection: { envs: ['NOEQUALS'] } }, /envs\/0 must match pattern/],
-    ['nativeSidecar', { injection: { nativeSidecar: 'yes' } }, /nativeSidecar must be equal to one of the allowed values/],
+    ['failurePolicy: Maybe', { webhook: { failurePolicy: 'Maybe' } }, /'\/webhook\/failurePolicy': value must be one of 'Fail', 'Ignore'/],
+    ['unknown key', { webhook: { replicas: 3 } }, /'\/webhook': additional properties 'replicas' not allowed/],
+    ['unknown top-level key', { replicaCount: 3 }, /at '': additional properties 'replicaCount' not allowed/],
+    ['tls mode', { tls: { mode: 'vault' } }, /'\/tls\/mode': value must be one of/],
+    ['timeout above 30 s', { webhook: { timeoutSeconds: 31 } }, /'\/webhook\/timeoutSeconds': maximum: got 31, want 30/],
+    ['port as a string', { webhook: { port: '8443' } }, /'\/webhook\/port': got string, want integer/],
+    ['privileged port', { webhook: { port: 443 } }, /'\/webhook\/port': minimum: got 443, want 1,024/],
+    ['provided mode without Secrets', { tls: { mode: 'provided' } }, /'\/tls\/provided\/webhookSecretName': minLength: got 0, want 1/],
+    ['bad NSM_ENVS entry', { injection: { envs: ['NOEQUALS'] } }, /'\/injection\/envs\/0': 'NOEQUALS' does not match pattern/],
+    ['nativeSidecar', { injection: { nativeSidecar: 'yes' } }, /'\/injection\/nativeSidecar': value must be one of/],
   ];
   for (const [name, values, err] of bad) {
-    t.throws(() => render(values), err, name);
+    await t.rejects(render(values), err, name);
   }
-  t.throws(() => render({ webhook: { failurePolicy: 'Maybe' } }), /values don't meet the schema/);
+  await t.rejects(render({ webhook: { failurePolicy: 'Maybe' } }), /values don't meet the specifications of the schema/);
+  t.ok((await render()).length > 5, 'the defaults pass');
+});
+
+t.test('a default removed by null', async (t) => {
+  const dep = find(await render({ webhook: { nodeSelector: null } }), 'Deployment');
+  t.notOk('nodeSelector' in dep.spec.template.spec);
 });
 
 t.test('every template file and NOTES.txt render', async (t) => {
-  const r = renderChart(chart, { release, values: { tls: { mode: 'selfSigned' }, metrics: { monitor: { enabled: true } } } });
-  t.same(r.files.map((f) => f.source.replace('nsm/templates/', '')), [...chart.templates.keys()].filter((f) => !f.startsWith('_') && f !== 'NOTES.txt'));
-  t.match(r.notes, /nsm 0\.1\.0 is installed in namespace nsm-system/);
-  t.match(r.notes, /kubectl label namespace <ns> networkservicemesh\.io\/inject=enabled/);
+  const sources = new Set<string>();
+  let notes = '';
+  for (const values of [{ tls: { mode: 'selfSigned' }, metrics: { monitor: { enabled: true } } }, {}]) {
+    const r = await helm(['install', 'nsm', chartDir, '--namespace', 'nsm-system', '--dry-run=client', '--output', 'json', '--values', '-'], JSON.stringify(values));
+    t.equal(r.code, 0, r.stderr);
+    const release = JSON.parse(r.stdout) as { manifest: string; info: { notes: string } };
+    for (const d of documents(release.manifest, 'manifest')) sources.add(d.source.replace('nsm/templates/', ''));
+    notes ||= release.info.notes;
+  }
+  const templates = readdirSync(join(chartDir, 'templates')).filter((f) => !f.startsWith('_') && f !== 'NOTES.txt');
+  t.same([...sources].sort(), templates.sort(), 'self-signed with monitors, then cert-manager: every template renders objects');
+  t.match(notes, /nsm 0\.1\.0 is installed in namespace nsm-system/);
+  t.match(notes, /kubectl label namespace <ns> networkservicemesh\.io\/inject=enabled/);
 });
 
-t.test('the CRDs', async (t) => {
+const crdFiles = readdirSync(join(chartDir, 'crds')).sort();
+
+t.test('the CRDs, as helm template --include-crds renders them', async (t) => {
   const want: Record<string, [string, string[]]> = {
     'networkservices.networkservicemesh.io': ['NetworkService', ['netsvc', 'netsvcs']],
     'networkserviceendpoints.networkservicemesh.io': ['NetworkServiceEndpoint', ['nse', 'nses']],
   };
-  t.same([...chart.crds.keys()].sort(), Object.keys(want).map((n) => `${n}.yaml`).sort());
-  for (const [file, text] of chart.crds) {
-    const [crd] = splitDocuments(text, file) as Obj[];
-    t.doesNotThrow(() => validate(crd as Obj), file);
-    const [kind, shortNames] = want[crd?.metadata.name] ?? ['', []];
-    t.equal(crd?.spec.group, 'networkservicemesh.io');
-    t.equal(crd?.spec.scope, 'Namespaced');
-    t.equal(crd?.spec.names.kind, kind);
-    t.same(crd?.spec.names.shortNames, shortNames);
-    t.equal(crd?.spec.names.plural, crd?.metadata.name.split('.')[0]);
-    t.same(crd?.spec.versions, [{
+  t.same(crdFiles, Object.keys(want).map((n) => `${n}.yaml`).sort());
+  const crds = (await helmTemplate({}, { includeCrds: true })).filter((d) => d.obj.kind === 'CustomResourceDefinition');
+  t.same(crds.map((d) => d.source).sort(), crdFiles.map((f) => `nsm/crds/${f}`));
+  t.notOk((await render()).some((o) => o.kind === 'CustomResourceDefinition'), 'without --include-crds helm leaves them out');
+  for (const { source, obj: crd } of crds) {
+    t.doesNotThrow(() => validate(crd), source);
+    const [kind, shortNames] = want[crd.metadata.name] ?? ['', []];
+    t.equal(crd.spec.group, 'networkservicemesh.io');
+    t.equal(crd.spec.scope, 'Namespaced');
+    t.equal(crd.spec.names.kind, kind);
+    t.same(crd.spec.names.shortNames, shortNames);
+    t.equal(crd.spec.names.plural, crd.metadata.name.split('.')[0]);
+    t.same(crd.spec.versions, [{
       name: 'v1', served: true, storage: true,
       schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
     }]);
@@ -394,22 +457,22 @@ t.test('the CRDs', async (t) => {
 
 t.test('manifests/crds holds the same files as the chart crds/', async (t) => {
   const dir = join(root, 'manifests', 'crds');
-  t.same(readdirSync(dir).sort(), [...chart.crds.keys()].sort());
-  for (const [file, text] of chart.crds) t.equal(readFileSync(join(dir, file), 'utf8'), text, file);
+  t.same(readdirSync(dir).sort(), crdFiles);
+  for (const file of crdFiles) t.equal(readFileSync(join(dir, file), 'utf8'), readFileSync(join(chartDir, 'crds', file), 'utf8'), file);
 });
 
 t.test('manifests/install.yaml equals a fresh rendering of the chart', async (t) => {
   const committed = readFileSync(join(root, 'manifests', 'install.yaml'), 'utf8');
-  t.equal(committed, renderInstall(chartDir), 'run `node scripts/render-install.ts` after changing the chart');
-  const objs = splitDocuments(committed, 'install.yaml') as Obj[];
+  t.equal(committed, await renderInstall(), 'run `npm run render:install` after changing the chart');
+  const objs = documents(committed, 'install.yaml').map((d) => d.obj);
   for (const obj of objs) t.doesNotThrow(() => validate(obj), `install.yaml: ${obj.kind}/${obj.metadata.name}`);
   t.equal(objs[0]?.kind, 'Namespace');
   t.equal(objs[0]?.metadata.name, INSTALL_RELEASE.namespace);
   t.equal(objs[0]?.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged', 'the forwarder is privileged');
   t.equal(objs.at(-1)?.kind, 'MutatingWebhookConfiguration', 'the webhook is registered last');
-  const rendered = render().map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  const rendered = (await render()).map((o) => `${o.kind}/${o.metadata.name}`).sort();
   const installed = objs.filter((o) => !['Namespace', 'CustomResourceDefinition'].includes(o.kind)).map((o) => `${o.kind}/${o.metadata.name}`).sort();
   t.same(installed, rendered, 'the same objects as the chart with default values');
   t.equal(objs.filter((o) => o.kind === 'CustomResourceDefinition').length, 2);
-  t.same(readYaml('a: 0440'), { a: 288 }, 'YAML 1.1 reading, as Kubernetes reads manifests');
+  t.same(documents('a: 0440', 'yaml 1.1')[0]?.obj, { a: 288 }, 'YAML 1.1 reading, as Kubernetes reads manifests');
 });
