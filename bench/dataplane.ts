@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { applyFiles, connections, down, table, up } from '../sandbox/commands.ts';
+import { applyFiles, down, up } from '../sandbox/lifecycle.ts';
+import { connections, table } from '../sandbox/report.ts';
 import { loadState, NETNS_PREFIX } from '../sandbox/state.ts';
 import { buildUnderlay, freeSubnet } from '../sandbox/topology.ts';
 

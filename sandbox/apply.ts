@@ -4,8 +4,8 @@ import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
-import { parseDocuments } from '../webhook/manifests.ts';
-import { injectPod } from './inject-pod.ts';
+import { parseDocuments } from '../webhook/workload-documents.ts';
+import { injectAsWebhook } from './webhook-injection.ts';
 import { forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
 
 type Json = Record<string, any>;
@@ -124,7 +124,7 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
   }
   await registry.close();
   const result: ApplyResult = { pods: [], skipped: [] };
-  for (const pod of docs.flatMap(podsOf).map(injectPod)) {
+  for (const pod of docs.flatMap(podsOf).map(injectAsWebhook)) {
     const name = pod.metadata.name as string;
     if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
     const node = placePod(state, pod);

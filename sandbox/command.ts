@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
-import { applyFiles, connections, down, pingMatrix, status, table, up } from './commands.ts';
+import { applyFiles, down, up } from './lifecycle.ts';
+import { connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
 
 const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel'].map((e) => resolve(import.meta.dirname, '../examples', e));

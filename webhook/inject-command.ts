@@ -6,7 +6,7 @@ import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { injectionEnv } from './env.ts';
 import { injectionConfigFromEnv } from './injection-config.ts';
-import { injectManifest, parseDocuments } from './manifests.ts';
+import { injectManifest, parseDocuments } from './workload-documents.ts';
 import { namespaceInfo, type NamespaceInfo } from './namespace-info.ts';
 
 async function readInput(file: string, stdin: NodeJS.ReadableStream): Promise<string> {

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { injectPod } from '../../sandbox/inject-pod.ts';
+import { injectAsWebhook } from '../../sandbox/webhook-injection.ts';
 import { containerEnv, networkServiceOf, nsmArgs, podsOf } from '../../sandbox/apply.ts';
 import { paths } from '../../sandbox/state.ts';
 
 const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'alpine', annotations: { 'networkservicemesh.io': 'kernel://k2k/nsm-1' } }, spec: { containers: [{ name: 'app', image: 'alpine' }] } };
 
 t.test('pods go through the webhook\'s injection: init container, sidecar, volumes appended to user arrays', async (t) => {
-  const out = injectPod(pod);
+  const out = injectAsWebhook(pod);
   t.same(out.spec.containers.map((c: { name: string }) => c.name), ['app', 'nsm-sidecar']);
   t.same(nsmArgs(out.spec.initContainers[0]), ['nsc', 'init']);
   t.same(nsmArgs(out.spec.containers[1]), ['nsc', 'run']);
@@ -14,16 +14,16 @@ t.test('pods go through the webhook\'s injection: init container, sidecar, volum
   t.equal(out.spec.volumes.find((v: { name: string }) => v.name === 'nsm-socket').hostPath.path, '/var/lib/networkservicemesh');
   t.ok(out.metadata.annotations['networkservicemesh.io/status'], 'the status annotation is recorded as in a cluster');
   t.equal(pod.spec.containers.length, 1, 'the input is not changed');
-  t.same(injectPod({ ...pod, metadata: { name: 'plain' } }).spec, pod.spec, 'no annotation, no change');
+  t.same(injectAsWebhook({ ...pod, metadata: { name: 'plain' } }).spec, pod.spec, 'no annotation, no change');
   t.same(nsmArgs({ command: ['nsm', 'nse'] }), ['nse']);
 });
 
 t.test('a malformed annotation is refused with the webhook\'s message', async (t) => {
-  t.throws(() => injectPod({ ...pod, metadata: { name: 'bad', annotations: { 'networkservicemesh.io': 'vxlan://x/nsm-1' } } }), { code: 'INVALID_ARGUMENT', message: /pod bad: .*unknown mechanism "vxlan"/ });
+  t.throws(() => injectAsWebhook({ ...pod, metadata: { name: 'bad', annotations: { 'networkservicemesh.io': 'vxlan://x/nsm-1' } } }), { code: 'INVALID_ARGUMENT', message: /pod bad: .*unknown mechanism "vxlan"/ });
 });
 
 t.test('container env: downward API, $(VAR), socket path mapped into the sandbox node', async (t) => {
-  const out = injectPod(pod);
+  const out = injectAsWebhook(pod);
   const env = containerEnv(out, out.spec.initContainers[0]);
   t.equal(env.NSM_NAME, 'alpine');
   t.equal(env.NSM_NETWORK_SERVICES, 'kernel://k2k/nsm-1');

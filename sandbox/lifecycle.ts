@@ -1,8 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Connection } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, readManifests } from './apply.ts';
 import { makeCa, makeLeaf } from './certs.ts';
@@ -97,61 +95,4 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
   docs.sort((a, b) => order(a) - order(b));
   const r = await apply(state, docs, baseEnv(logLevel), () => saveState(state), say);
   if (r.skipped.length > 0) say(`not run (the sandbox runs only nsm containers): ${r.skipped.join(', ')}`);
-}
-
-export interface Row {
-  pod: string;
-  node: string;
-  netns: string;
-  ifname: string;
-  address: string;
-  peer: string;
-  mechanism: string;
-  endpoint: string;
-}
-
-export function connections(state: State): Row[] {
-  const rows: Row[] = [];
-  for (const pod of state.pods) {
-    const dir = pod.connectionsDir ?? join(paths.pod(pod.name), 'connections');
-    for (const file of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []) {
-      const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-      rows.push({
-        pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
-        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
-        mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
-      });
-    }
-  }
-  return rows;
-}
-
-export function table(header: string[], rows: string[][]): string {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd()).join('\n');
-}
-
-export function status(say: Say): State | undefined {
-  const state = loadState();
-  if (!state) {
-    say('the sandbox is not up');
-    return undefined;
-  }
-  const nodeOfPod = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
-  say(table(['PROCESS', 'NODE', 'POD', 'CONTAINER', 'STATE'], state.procs.map((p) => [String(p.pid), nodeOfPod.get(p.pod) ?? p.pod, p.pod, p.container, alive(p) ? 'running' : 'exited'])));
-  say('');
-  const nodeOf = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
-  say(table(['POD', 'NODE', 'INTERFACE', 'ADDRESS', 'ENDPOINT ADDRESS', 'MECHANISM', 'ENDPOINT', 'ENDPOINT NODE'],
-    connections(state).map((r) => [r.pod, r.node, r.ifname, r.address, r.peer, r.mechanism, r.endpoint, nodeOf.get(r.endpoint) ?? ''])));
-  return state;
-}
-
-export function pingMatrix(state: State): string[][] {
-  return connections(state).map((r) => {
-    const to = r.peer.split(',')[0]?.split('/')[0] ?? '';
-    const res = spawnSync('ip', ['netns', 'exec', r.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', r.ifname, to], { encoding: 'utf8', timeout: 10_000 });
-    const loss = /(\d+(?:\.\d+)?)% packet loss/.exec(res.stdout)?.[1] ?? '100';
-    const rtt = /= [\d.]+\/([\d.]+)\//.exec(res.stdout)?.[1];
-    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.status === 0 ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
-  });
 }

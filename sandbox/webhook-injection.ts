@@ -1,7 +1,7 @@
 import { loadConfig } from '../sdk/config/types.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { injectionEnv } from '../webhook/env.ts';
-import { injectPod as inject } from '../webhook/inject.ts';
+import { injectPod } from '../webhook/inject.ts';
 import { injectionConfigFromEnv, type InjectionConfig } from '../webhook/injection-config.ts';
 import type { JsonObject } from '../webhook/json-patch.ts';
 import { emptyNamespace } from '../webhook/namespace-info.ts';
@@ -20,8 +20,8 @@ function sandboxConfig(): InjectionConfig {
  * The one place the sandbox mutates a pod: the webhook's pure injection function, exactly as the
  * admission webhook runs it. A malformed annotation is refused with the webhook's message.
  */
-export function injectPod(pod: Json): Json {
-  const decision = inject(pod as JsonObject, emptyNamespace(pod.metadata?.namespace ?? 'default'), sandboxConfig());
+export function injectAsWebhook(pod: Json): Json {
+  const decision = injectPod(pod as JsonObject, emptyNamespace(pod.metadata?.namespace ?? 'default'), sandboxConfig());
   if (decision.kind === 'deny') throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name ?? ''}: ${decision.message}`);
   return decision.kind === 'inject' ? (decision.patched as Json) : pod;
 }
