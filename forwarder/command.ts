@@ -10,7 +10,7 @@ import { kernelRunner } from './dataplane/netlink/runner.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
-import { startupProblems } from './startup-checks.ts';
+import { describeProblems, startupProblems } from './startup-checks.ts';
 
 export default defineCommand({
   summary: 'node agent: negotiates connections and programs the kernel (root, hostPID)',
@@ -37,7 +37,7 @@ export default defineCommand({
   async run(config) {
     const problems = startupProblems();
     if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
-    if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', `cannot start:\n  - ${problems.join('\n  - ')}`);
+    if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', describeProblems(problems));
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);
     const peering = await peeringFromEnv(config, log);

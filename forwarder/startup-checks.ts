@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { IP, missingTool } from '../sdk/host-tools.ts';
 import { peerCredentialsUnavailable } from '../sdk/unix-peer.ts';
 
 const CAP_NET_ADMIN = 12;
@@ -10,13 +11,15 @@ function effectiveCaps(): bigint {
 }
 
 /** What stops the forwarder from working on this host, each with what to run instead; empty when fine. */
-export function startupProblems(): string[] {
+export function startupProblems(path = process.env.PATH ?? ''): string[] {
   const problems: string[] = [];
   if (process.platform !== 'linux') return ['the forwarder programs the Linux kernel and runs only on Linux'];
   if (process.getuid?.() !== 0) problems.push('not running as root: run it as root (sudo nsm forwarder), or in Kubernetes as a privileged DaemonSet pod');
   const caps = effectiveCaps();
   if (!(caps & (1n << BigInt(CAP_NET_ADMIN)))) problems.push('missing CAP_NET_ADMIN: run as root or give the container securityContext.privileged: true');
   if (!(caps & (1n << BigInt(CAP_SYS_ADMIN)))) problems.push('missing CAP_SYS_ADMIN (needed to enter pod network namespaces): give the container securityContext.privileged: true');
+  const tool = missingTool('the forwarder', [IP], path);
+  if (tool) problems.push(tool);
   if (!seesHostPids()) problems.push('this process does not see the host\'s processes, so pod network namespaces cannot be found: set hostPID: true on the forwarder pod');
   else if (!readsOtherNamespaces()) problems.push('cannot read /proc/<pid>/ns/net of other processes: run the forwarder as root with securityContext.privileged: true');
   const noCredentials = peerCredentialsUnavailable();
@@ -44,5 +47,9 @@ function readsOtherNamespaces(): boolean {
     }
   }
   return false;
+}
 
+/** One problem is one line; several are listed one a line. */
+export function describeProblems(problems: readonly string[]): string {
+  return problems.length === 1 ? `cannot start: ${problems[0]}` : `cannot start:\n  - ${problems.join('\n  - ')}`;
 }

@@ -4,11 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
+import { requireHost } from './host-checks.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
 import { connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
 
 const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel'].map((e) => resolve(import.meta.dirname, '../examples', e));
+const DEMO_NODES = 2;
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function files(args: string[]): string[] {
@@ -28,9 +30,10 @@ function nodeCount(args: string[]): number {
 
 async function demo(keep: boolean, level: string): Promise<number> {
   const started = Date.now();
-  const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+  const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
+  await requireHost({ buildsNodes: true, nodes: DEMO_NODES });
   try {
-    await up(level, say, 2);
+    await up(level, say, DEMO_NODES);
     for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
     const until = Date.now() + 10_000;
     while (connections(loadState()!).length < 3 && Date.now() < until) await sleep(100);

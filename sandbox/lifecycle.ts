@@ -4,16 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, readManifests } from './apply.ts';
 import { makeCa, makeLeaf } from './certs.ts';
+import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
 import { buildUnderlay, freeSubnet } from './topology.ts';
 
 export type Say = (line: string) => void;
-
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new NsmError('PERMISSION_DENIED', 'the sandbox creates network namespaces and runs the forwarder, which needs root: run it with sudo (sudo npm start, or sudo npx nsm sandbox ...)');
-  }
-}
 
 function baseEnv(logLevel: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: process.env.HOME, NSM_LOG_LEVEL: logLevel };
@@ -21,7 +16,7 @@ function baseEnv(logLevel: string): NodeJS.ProcessEnv {
 
 /** Stops what an earlier run left (processes by recorded pid, namespaces with our prefix) and removes the state directory. */
 export async function down(say: Say): Promise<void> {
-  requireRoot();
+  await requireHost({});
   const state = loadState();
   if (state) {
     const clients = state.procs.filter((p) => p.container !== 'forwarder');
@@ -37,8 +32,8 @@ export async function down(say: Say): Promise<void> {
 }
 
 export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<State> {
-  requireRoot();
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new NsmError('INVALID_ARGUMENT', `--nodes ${nodeCount}: give a whole number from 1 to 16`);
+  await requireHost({ buildsNodes: true, nodes: nodeCount });
   if (existsSync(STATE_DIR) || ip(['netns', 'list']).out.includes(NETNS_PREFIX)) await down(say);
   const names = Array.from({ length: nodeCount }, (_, i) => nodeName(i));
   for (const n of names) {
@@ -84,7 +79,7 @@ function isSocket(path: string): boolean {
 }
 
 export async function applyFiles(files: string[], logLevel: string, say: Say): Promise<void> {
-  requireRoot();
+  await requireHost({});
   const state = loadState();
   if (!state) throw new NsmError('FAILED_PRECONDITION', 'the sandbox is not up: run nsm sandbox up first');
   const docs = readManifests(files);

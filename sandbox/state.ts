@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runIpSync } from '../sdk/ip-command.ts';
 
 export const STATE_DIR = process.env.NSM_SANDBOX_DIR || '/run/nsm-sandbox';
-export const NETNS_PREFIX = 'nsmsb-';
+/** Every namespace of the sandbox starts with this (NSM_SANDBOX_NETNS_PREFIX; tests give their own so they never meet a user's sandbox). */
+export const NETNS_PREFIX = process.env.NSM_SANDBOX_NETNS_PREFIX || 'nsmsb-';
 export const NODE = 'node1';
 export const NSM_BIN = resolve(import.meta.dirname, '../bin/nsm.ts');
 

@@ -3,6 +3,8 @@ import { VXLAN_DEFAULT_PORT } from '../../proto/mechanisms.ts';
 import { ip } from '../../sdk/ip-command.ts';
 
 export type TunnelLinkType = 'vxlan' | 'gre' | 'gretap';
+/** Tunnels, and the link types every connection and bridge needs (checked at start by the commands that make them). */
+export type LinkType = TunnelLinkType | 'veth' | 'bridge';
 
 export interface LinkTypeSupport {
   available: boolean;
@@ -16,7 +18,9 @@ const realIp: IpRunner = async (args) => {
   await ip(args, { timeoutMs: 5000 });
 };
 
-const trial: Record<TunnelLinkType, string[]> = {
+const trial: Record<LinkType, string[]> = {
+  veth: ['type', 'veth', 'peer', 'name', 'probe-veth-peer'],
+  bridge: ['type', 'bridge'],
   vxlan: ['type', 'vxlan', 'id', '1', 'dstport', String(VXLAN_DEFAULT_PORT)],
   gre: ['type', 'gre', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
   gretap: ['type', 'gretap', 'remote', '192.0.2.1', 'local', '192.0.2.2', 'key', '1'],
@@ -26,9 +30,9 @@ const trial: Record<TunnelLinkType, string[]> = {
  * Finds which tunnel link types this kernel can create, by creating each one in a throwaway
  * network namespace (never in the host's). The namespace is removed whatever happens.
  */
-export async function probeLinkTypes(types: readonly TunnelLinkType[] = ['vxlan', 'gre', 'gretap'], ip: IpRunner = realIp): Promise<Record<TunnelLinkType, LinkTypeSupport>> {
+export async function probeLinkTypes<T extends LinkType = TunnelLinkType>(types: readonly T[] = ['vxlan', 'gre', 'gretap'] as T[], ip: IpRunner = realIp): Promise<Record<T, LinkTypeSupport>> {
   const ns = `nsm-probe-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const result = {} as Record<TunnelLinkType, LinkTypeSupport>;
+  const result = {} as Record<T, LinkTypeSupport>;
   await ip(['netns', 'add', ns]);
   try {
     for (const type of types) {
