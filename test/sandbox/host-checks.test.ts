@@ -7,10 +7,10 @@ import { describeProblems, startupProblems } from '../../forwarder/startup-check
 import { probeLinkTypes } from '../../forwarder/remote/probe.ts';
 import { hostProblem } from '../../sandbox/host-checks.ts';
 import { missingTool, onPath, PING } from '../../sdk/host-tools.ts';
-import { NSM, uniquePrefix, whyNoKernelTests } from '../fixtures/netns.ts';
+import { NSM, uniquePrefix, whyNoKernelTests, type T } from '../fixtures/netns.ts';
 
 /** A PATH of one directory holding only the named host programs (links to the real ones). */
-function pathWith(t: Tap.Test, commands: string[]): string {
+function pathWith(t: T, commands: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'nsm-path-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const c of commands) {
@@ -21,7 +21,7 @@ function pathWith(t: Tap.Test, commands: string[]): string {
 }
 
 /** Runs `nsm sandbox ...` with this PATH, its state and namespaces isolated from a user's sandbox. */
-function sandbox(t: Tap.Test, args: string[], path: string, wrap: string[] = []) {
+function sandbox(t: T, args: string[], path: string, wrap: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'nsm-sandbox-'));
   const env = { PATH: path, HOME: dir, NSM_SANDBOX_DIR: join(dir, 'state'), NSM_SANDBOX_NETNS_PREFIX: uniquePrefix('hc') };
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
