@@ -5,14 +5,19 @@ import { NsmError } from '../sdk/errors.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
 import { parseDocuments } from '../webhook/workload-documents.ts';
+import { isSelector, selects, type LabelSelector } from './label-selector.ts';
+import { upstreamImage } from './upstream-images.ts';
+import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
-import { forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
+import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
 
 type Json = Record<string, any>;
 
-/** Every object of the files, with `nsm inject`'s reader: a malformed document names its file. */
+/** Every object of the files (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
 export function readManifests(files: string[]): Json[] {
-  return files.flatMap((f) => parseDocuments(readFileSync(f, 'utf8'), f)).filter((d): d is Json => typeof d === 'object' && d !== null);
+  return files
+    .flatMap((f) => (f === '-' ? parseDocuments(readFileSync(0, 'utf8'), 'standard input') : parseDocuments(readFileSync(f, 'utf8'), f)))
+    .filter((d): d is Json => typeof d === 'object' && d !== null);
 }
 
 /** A NetworkService object (snake_case spec as in the CRD) as the registry type; no payload means IP, as in the registry. */
@@ -41,6 +46,15 @@ export function nsmArgs(container: Json): string[] | undefined {
   if (argv[0] === 'nsm' || argv[0]?.endsWith('/nsm')) return argv.slice(1);
   if (argv[0] === 'node' && argv[1]?.endsWith('bin/nsm.ts')) return argv.slice(2);
   return undefined;
+}
+
+/** What the sandbox runs for a container: its nsm command, or the nsm equivalent of an upstream image (with a line saying so). */
+export function sandboxCommand(pod: string, container: Json): { args: string[]; note?: string } | undefined {
+  const own = nsmArgs(container);
+  if (own) return { args: own };
+  const upstream = upstreamImage(container.image);
+  if (!upstream) return undefined;
+  return { args: [...upstream.args], note: `pod/${pod}: container ${container.name} (upstream image ${container.image}) runs as nsm ${upstream.args.join(' ')} with its own env` };
 }
 
 /**
@@ -79,13 +93,16 @@ export function containerEnv(pod: Json, container: Json, node = NODE): Record<st
   env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeDir(node), 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
   env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
   env.NSM_NAME ??= name;
+  // On one host an endpoint answers within seconds; a client that waits a minute waits for
+  // something that is not coming, and apply then fails with what it waited for.
+  env.NSM_INIT_TIMEOUT ??= '1m';
   return env;
 }
 
-/** matchLabels of the pod's required podAffinity terms (the only scheduling rule the sandbox reads). */
-function affinityLabels(pod: Json): Array<Record<string, string>> {
+/** The label selectors of the pod's required podAffinity terms (the only scheduling rule the sandbox reads). */
+function affinitySelectors(pod: Json): LabelSelector[] {
   const terms = pod.spec?.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  return Array.isArray(terms) ? terms.map((t: Json) => t?.labelSelector?.matchLabels ?? {}).filter((m: Json) => Object.keys(m).length > 0) : [];
+  return Array.isArray(terms) ? terms.map((t: Json) => t?.labelSelector).filter((s: unknown): s is LabelSelector => isSelector(s)) : [];
 }
 
 /**
@@ -100,8 +117,8 @@ export function placePod(state: State, pod: Json): string {
     if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
     return wanted;
   }
-  for (const selector of affinityLabels(pod)) {
-    const peer = state.pods.find((p) => p.node && Object.entries(selector).every(([k, v]) => p.labels?.[k] === v));
+  for (const selector of affinitySelectors(pod)) {
+    const peer = state.pods.find((p) => p.node && selects(selector, p.labels ?? {}));
     if (peer?.node) return peer.node;
     throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAffinity selects ${JSON.stringify(selector)}, and no pod with those labels runs yet; apply that pod first`);
   }
@@ -132,22 +149,30 @@ export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessE
     const made = ip(['netns', 'add', netns]);
     if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
     ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-    const client = [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])].find((c: Json) => nsmArgs(c)?.[0] === 'nsc');
+    const commands = new Map<Json, string[]>();
+    for (const c of [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])] as Json[]) {
+      const command = sandboxCommand(name, c);
+      if (!command) continue;
+      commands.set(c, command.args);
+      if (command.note) say(command.note);
+    }
+    const client = [...commands].find(([, args]) => args[0] === 'nsc')?.[0];
     const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
     state.pods.push({ name, netns, node, labels: pod.metadata?.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
     mkdirSync(paths.pod(name), { recursive: true });
     save();
     for (const c of pod.spec.initContainers ?? []) {
-      const args = nsmArgs(c);
+      const args = commands.get(c);
       if (!args) {
         result.skipped.push(`${name}/${c.name}`);
         continue;
       }
-      const r = await runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
+      const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
+      const r = await awaitInit(name, c.name, run, run.log, state.procs.filter(alive), say);
       if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
     }
     for (const c of pod.spec.containers ?? []) {
-      const args = nsmArgs(c);
+      const args = commands.get(c);
       if (!args) {
         result.skipped.push(`${name}/${c.name}`);
         continue;

@@ -16,7 +16,7 @@ const say = (line: string) => void process.stdout.write(`${line}\n`);
 function files(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) if (args[i] === '-f' && args[i + 1]) out.push(args[++i]);
-  if (out.length === 0) throw new NsmError('INVALID_ARGUMENT', 'apply needs -f FILE (a YAML file with pods, deployments and NetworkServices; -f may repeat)');
+  if (out.length === 0) throw new NsmError('INVALID_ARGUMENT', 'apply needs -f FILE (a YAML file with pods, deployments and NetworkServices; -f may repeat; -f - reads standard input, e.g. kubectl kustomize DIR | nsm sandbox apply -f -)');
   return out;
 }
 
@@ -54,7 +54,7 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] | apply -f FILE | status | down | demo [--keep]',
+  usage: 'up [--nodes N] | apply -f FILE|- | status | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;

@@ -92,18 +92,19 @@ export function startNsm(netns: string, pod: string, container: string, args: st
   return { pid, starttime: starttime(pid) ?? '', pod, container, log };
 }
 
-/** Runs `nsm <args>` inside a pod's namespace to completion (init containers). */
-export function runNsm(netns: string, pod: string, container: string, args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<{ code: number | null; log: string }> {
+/** Runs `nsm <args>` inside a pod's namespace to completion (init containers); `stop` ends it early. */
+export function runNsm(netns: string, pod: string, container: string, args: string[], env: NodeJS.ProcessEnv, limitMs: number): { done: Promise<{ code: number | null; log: string }>; stop(): void; log: string } {
   mkdirSync(paths.logs, { recursive: true });
   const log = join(paths.logs, `${pod}.${container}.log`);
   const fd = openSync(log, 'a');
   const child = spawn('ip', ['netns', 'exec', netns, process.execPath, NSM_BIN, ...args], { env, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-  return new Promise((r) => child.on('exit', (code) => {
+  const done = new Promise<{ code: number | null; log: string }>((r) => child.on('exit', (code) => {
     clearTimeout(timer);
     r({ code, log });
   }));
+  return { done, stop: () => void child.kill('SIGTERM'), log };
 }
 
 /** SIGTERM to each recorded process that is still the one we started, SIGKILL after `graceMs`. */
