@@ -49,9 +49,10 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
   const ca = makeCa(paths.ca, 'ca');
   for (const node of nodes) {
     const leaf = makeLeaf(paths.ca, node.name, ca, [`DNS:${node.name}`, `IP:${node.ip}`]);
+    // Named after the sandbox's prefix: a forwarder adopts and expires the links its name owns in
+    // every namespace of the host, so two sandboxes (a user's and a test's) never touch each other's.
     state.procs.push(startNsm(node.netns, node.name, 'forwarder', ['forwarder'], {
-      ...baseEnv(logLevel), // Named after the sandbox's prefix: a forwarder adopts and expires the links its name owns in
-      // every namespace of the host, so two sandboxes (a user's and a test's) never touch each other's.
+      ...baseEnv(logLevel),
       NSM_NAME: `${NETNS_PREFIX}${node.name}`, NSM_LISTEN_ON: `unix://${forwarderSocket(node.name)}`, NSM_REGISTRY_DIR: paths.registry,
       NSM_TLS_CA_FILE: ca.cert, NSM_TLS_CERT_FILE: leaf.cert, NSM_TLS_KEY_FILE: leaf.key,
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),

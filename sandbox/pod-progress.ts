@@ -7,6 +7,7 @@ import { NsmError } from '../sdk/errors.ts';
 import { alive, type Proc } from './state.ts';
 
 const POLL_MS = 500;
+const SAY_WITHIN_MS = 5000;
 
 function lines(log: string): string[] {
   try {
@@ -59,20 +60,28 @@ export async function awaitInit(pod: string, container: string, run: InitRun, lo
   let ended: { code: number | null; log: string } | undefined;
   void run.done.then((r) => (ended = r));
   let shown: string | undefined;
-  while (!ended) {
-    await Promise.race([run.done, sleep(POLL_MS)]);
-    if (ended) break;
+  const report = () => {
     const waiting = lastRequestError(log);
     if (waiting && waiting !== shown) {
       say(`pod/${pod}: init container ${container} waits for ${waiting}`);
       shown = waiting;
     }
+  };
+  while (!ended) {
+    await Promise.race([run.done, sleep(POLL_MS)]);
+    if (ended) break;
+    report();
     const dead = started.find((p) => !alive(p));
-    if (dead) {
-      run.stop();
-      await run.done;
-      throw new NsmError('FAILED_PRECONDITION', `pod ${pod} cannot start: container ${dead.container} of pod ${dead.pod} exited: ${lastWords(dead.log)} (log ${dead.log})${shown ? `; ${container} was waiting for ${shown}` : ''}`);
+    if (!dead) continue;
+    // Give the client a moment to say what it waits for, so the failure can name it.
+    const until = Date.now() + SAY_WITHIN_MS;
+    while (!shown && !ended && Date.now() < until) {
+      await Promise.race([run.done, sleep(POLL_MS / 5)]);
+      report();
     }
+    run.stop();
+    await run.done;
+    throw new NsmError('FAILED_PRECONDITION', `pod ${pod} cannot start: container ${dead.container} of pod ${dead.pod} exited: ${lastWords(dead.log)} (log ${dead.log})${shown ? `; ${container} was waiting for ${shown}` : ''}`);
   }
   return ended;
 }

@@ -1,0 +1,34 @@
+import t from 'tap';
+import { placePod, sandboxCommand } from '../../sandbox/apply.ts';
+import { selects } from '../../sandbox/label-selector.ts';
+import { imageName, upstreamImage, UPSTREAM_IMAGES } from '../../sandbox/upstream-images.ts';
+
+t.test('upstream image names: registry, path, tag and digest dropped', async (t) => {
+  t.equal(imageName('ghcr.io/networkservicemesh/ci/cmd-nsc:v1.14.0'), 'cmd-nsc');
+  t.equal(imageName('ghcr.io/networkservicemesh/cmd-nsc-init@sha256:abc'), 'cmd-nsc-init');
+  t.equal(imageName('localhost:5000/cmd-nse-icmp-responder:972d66a'), 'cmd-nse-icmp-responder', 'a registry port is not a tag');
+  t.equal(imageName('cmd-nsc'), 'cmd-nsc');
+  t.same(UPSTREAM_IMAGES.map((u) => [u.name, u.args.join(' ')]), [['cmd-nse-icmp-responder', 'nse'], ['cmd-nsc', 'nsc run'], ['cmd-nsc-init', 'nsc init']]);
+  t.equal(upstreamImage('ghcr.io/networkservicemesh/cmd-nsc-vpp:v1'), undefined, 'only images whose function nsm has');
+  t.equal(upstreamImage(undefined), undefined);
+});
+
+t.test('what the sandbox runs for a container', async (t) => {
+  t.same(sandboxCommand('p', { name: 'c', command: ['nsm', 'nse'] }), { args: ['nse'] }, 'an nsm container as it is, without a note');
+  t.same(sandboxCommand('p', { name: 'nsc', image: 'ghcr.io/networkservicemesh/cmd-nsc:v1.14.0' }), {
+    args: ['nsc', 'run'],
+    note: 'pod/p: container nsc (upstream image ghcr.io/networkservicemesh/cmd-nsc:v1.14.0) runs as nsm nsc run with its own env',
+  });
+  t.equal(sandboxCommand('p', { name: 'app', image: 'alpine:3.20' }), undefined, 'anything else is not run');
+});
+
+t.test('podAffinity with matchLabels or matchExpressions places a pod beside its peer', async (t) => {
+  const state = { nodes: [{ name: 'node1', netns: 'a', ip: '' }, { name: 'node2', netns: 'b', ip: '' }], pods: [{ name: 'nse-0', netns: 'x', node: 'node2', labels: { app: 'nse-kernel' } }], procs: [], placed: 0 };
+  const pod = (labelSelector: unknown) => ({ metadata: { name: 'c' }, spec: { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector }] } } } });
+  t.equal(placePod(state, pod({ matchExpressions: [{ key: 'app', operator: 'In', values: ['nse-kernel'] }] })), 'node2');
+  t.equal(placePod(state, pod({ matchLabels: { app: 'nse-kernel' } })), 'node2');
+  t.throws(() => placePod(state, pod({ matchExpressions: [{ key: 'app', operator: 'In', values: ['other'] }] })), /no pod with those labels runs yet/);
+  t.equal(placePod(state, pod({})), 'node1', 'an empty selector is no rule: round robin');
+  t.ok(selects({ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['x'] }, { key: 'b', operator: 'DoesNotExist' }] }, { a: 'y' }));
+  t.notOk(selects({ matchExpressions: [{ key: 'a', operator: 'Exists' }] }, {}));
+});
