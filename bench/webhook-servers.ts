@@ -1,8 +1,8 @@
 /**
  * Child process of bench/webhook.ts, one per server so that none shares a heap or compiled code
- * with another: `real` (the webhook), `null` (same fastify HTTPS stack, answers allowed with no
- * patch) or `sized` (the null answering with a fixed patch). Listens on loopback and reports its
- * port over IPC.
+ * with another: `real` (the webhook, with the speed devices named in the fourth argument turned
+ * off) or `null` (same fastify HTTPS stack, answers allowed with no patch). Listens on loopback and
+ * reports its port over IPC.
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
@@ -13,7 +13,9 @@ import { injectionConfigFromEnv } from '../webhook/injection-config.ts';
 import { createMetrics } from '../webhook/metrics.ts';
 import { startServer } from '../webhook/server.ts';
 
-const [certFile, keyFile, which] = process.argv.slice(2);
+const [certFile, keyFile, which, off = ''] = process.argv.slice(2);
+// The real webhook with the speed devices named in `off` (comma-separated) turned off.
+const without = new Set(off.split(',').filter(Boolean));
 const real = which !== 'real' ? undefined : await startServer({
   listenOn: '127.0.0.1:0',
   metricsListenOn: '127.0.0.1:0',
@@ -22,7 +24,8 @@ const real = which !== 'real' ? undefined : await startServer({
   config: injectionConfigFromEnv(loadConfig(injectionEnv, { NSM_LABELS: 'spiffe.io/spiffe-id=true' }), false),
   namespaces: (name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }),
   dependenciesReady: () => true,
-  metrics: createMetrics(),
+  speedDevices: { decisionCache: !without.has('decision-cache'), partsCache: !without.has('parts-cache') },
+  metrics: createMetrics(undefined, { tallies: !without.has('tallies') }),
   logger: silentLogger(),
 });
 
@@ -34,29 +37,14 @@ nullApp?.post<{ Body: { request: { uid: string } } }>('/mutate', async (req) => 
 }));
 await nullApp?.listen({ host: '127.0.0.1', port: 0 });
 
-// A reference, not the target's baseline: the null webhook answering with a fixed patch (the bench
-// hands it the real webhook's patch), so it pays for carrying the patch but does no injection.
-let fixedPatch = '';
-const sizedApp = which !== 'sized' ? undefined : Fastify({ https: { cert: readFileSync(certFile), key: readFileSync(keyFile), minVersion: 'TLSv1.2' }, keepAliveTimeout: 90_000 });
-sizedApp?.post<{ Body: { request: { uid: string } } }>('/mutate', async (req) => ({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  response: { uid: req.body.request.uid, allowed: true, patchType: 'JSONPatch', patch: fixedPatch },
-}));
-await sizedApp?.listen({ host: '127.0.0.1', port: 0 });
-
-const port = real?.port ?? ((nullApp ?? sizedApp)?.server.address() as { port: number } | undefined)?.port;
-if (port === undefined) throw new Error(`no server called ${JSON.stringify(which)}: real, null or sized`);
+const port = real?.port ?? (nullApp?.server.address() as { port: number } | undefined)?.port;
+if (port === undefined) throw new Error(`no server called ${JSON.stringify(which)}: real or null`);
 process.send?.({ port });
 // The bench asks for this process's CPU time around each run.
 process.on('message', (m) => {
   if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
-  else if (typeof m === 'object' && m !== null && typeof (m as { patch?: unknown }).patch === 'string') {
-    fixedPatch = (m as { patch: string }).patch;
-    process.send?.({ patchSet: true });
-  }
 });
 process.on('disconnect', async () => {
-  await Promise.all([real?.drain(), nullApp?.close(), sizedApp?.close()]);
+  await Promise.all([real?.drain(), nullApp?.close()]);
   process.exit(0);
 });

@@ -1,5 +1,5 @@
-import { injectPod, type DenyReason } from './inject.ts';
-import type { InjectionConfig } from './injection-config.ts';
+import type { DenyReason } from './inject.ts';
+import type { Injector } from './injector.ts';
 import { isObject, type JsonObject } from './json-patch.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
 import type { SkipReason } from './selection.ts';
@@ -41,7 +41,7 @@ const isPodCreate = (r: AdmissionRequest) =>
   r.operation === 'CREATE' && r.kind?.kind === 'Pod' && (r.kind.group ?? '') === '' && !r.subResource && isObject(r.object);
 
 /** One AdmissionReview request in, its response out: pods at CREATE are injected, everything else passes. */
-export function reviewAdmission(request: AdmissionRequest, namespaceOf: NamespaceLookup, config: InjectionConfig): Reviewed {
+export function reviewAdmission(request: AdmissionRequest, namespaceOf: NamespaceLookup, injector: Injector): Reviewed {
   const object = isObject(request.object) ? request.object : {};
   const meta = isObject(object.metadata) ? object.metadata : {};
   const namespace = request.namespace || (typeof meta.namespace === 'string' ? meta.namespace : '');
@@ -53,7 +53,7 @@ export function reviewAdmission(request: AdmissionRequest, namespaceOf: Namespac
   if (!isPodCreate(request)) {
     return { response: { uid, allowed: true }, outcome: { decision: 'skipped', reason: 'not-a-pod-create' }, pod };
   }
-  const decision = injectPod(object as JsonObject, namespaceOf(namespace), config);
+  const decision = injector.inject(object as JsonObject, namespaceOf(namespace));
   switch (decision.kind) {
     case 'skip': {
       const response: AdmissionResponse = { uid, allowed: true };

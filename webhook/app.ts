@@ -2,12 +2,14 @@ import type { Server as HttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../sdk/log.ts';
 import { admissionReview, reviewAdmission, type AdmissionRequest, type AdmissionResponse, type NamespaceLookup, type Reviewed } from './admission.ts';
-import { injectPod } from './inject.ts';
+import { Injector, type SpeedDevices } from './injector.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 export interface AppOptions {
   config: InjectionConfig;
+  /** All on unless turned off (the benchmark measures each). */
+  speedDevices?: SpeedDevices;
   namespaces: NamespaceLookup;
   /** True once TLS is loaded and the namespace cache has synced, false again while draining. */
   ready: () => boolean;
@@ -95,9 +97,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply.code(code).send({ error: err.code ?? 'ERROR', message });
   });
 
+  const injector = new Injector(opts.config, opts.speedDevices);
   app.post<{ Body: ReviewBody }>('/mutate', { schema: { body: reviewSchema } }, async (req, reply) => {
     const started = performance.now();
-    const reviewed = reviewAdmission(req.body.request, opts.namespaces, opts.config);
+    const reviewed = reviewAdmission(req.body.request, opts.namespaces, injector);
     const ms = performance.now() - started;
     count(opts.metrics, reviewed, ms / 1000);
     logDecision(req.log, reviewed, req.body.request.uid, Math.round(ms * 1000) / 1000);
@@ -112,7 +115,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       const namespace = req.query.namespace ?? 'default';
       const annotations = req.query.services === undefined ? {} : { [opts.config.annotation]: req.query.services };
       const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace, annotations }, spec: { containers: [{ name: 'app', image: 'app' }] } };
-      const d = injectPod(pod, opts.namespaces(namespace), opts.config);
+      const d = injector.inject(pod, opts.namespaces(namespace));
       return d.kind === 'inject' ? { decision: 'inject', pod: d.patched } : d;
     });
   }

@@ -4,7 +4,7 @@ import { deepFreeze, type JsonObject } from './json-patch.ts';
 import { CONNECTIONS_VOLUME, CSI_DRIVER, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
 import { dns1123Label, imageBaseName, uniqueName } from './names.ts';
 import type { PsaLevel } from './psa.ts';
-import { ConfigCache } from './config-cache.ts';
+import type { BoundedCache } from './bounded-cache.ts';
 
 export interface InjectedParts {
   /** Appended to spec.initContainers in this order: the init container, then the native sidecar if any. */
@@ -124,16 +124,14 @@ export interface SerializedParts {
   json: { initContainers: string[]; containers: string[]; volumes: string[] };
 }
 
-const partsCache = new ConfigCache<SerializedParts>(256);
-
 /**
- * The parts for one pod, from a bounded per-configuration cache: most pods of a cluster share a
- * few annotation values, so building and serialising the containers is done once per kind of pod.
+ * The parts for one pod, serialised; from `cache` when given: most pods of a cluster share a few
+ * annotation values, so building and serialising the containers is done once per kind of pod.
  */
-export function cachedParts(input: PartsInput): SerializedParts {
+export function serializedParts(input: PartsInput, cache?: BoundedCache<SerializedParts>): SerializedParts {
   const names = partNames(input);
-  const key = [input.services, input.psa, input.native, names.socketVolume, names.connectionsVolume, names.init, names.sidecar].join('\0');
-  const hit = partsCache.get(input.config, key);
+  const key = cache ? [input.services, input.psa, input.native, names.socketVolume, names.connectionsVolume, names.init, names.sidecar].join('\0') : '';
+  const hit = cache?.get(key);
   if (hit) return hit;
   const parts = deepFreeze(buildParts(input, names));
   const entry: SerializedParts = {
@@ -144,6 +142,6 @@ export function cachedParts(input: PartsInput): SerializedParts {
       volumes: parts.volumes.map((v) => JSON.stringify(v)),
     },
   };
-  partsCache.set(input.config, key, entry);
+  cache?.set(key, entry);
   return entry;
 }

@@ -1,5 +1,5 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
-import { cachedParts, partNames } from './containers.ts';
+import { partNames, serializedParts, type SerializedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
@@ -7,7 +7,7 @@ import type { NamespaceInfo } from './namespace-info.ts';
 import { psaLevel } from './psa.ts';
 import { ReplayPlan } from './replay-plan.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
-import { ConfigCache } from './config-cache.ts';
+import type { BoundedCache } from './bounded-cache.ts';
 
 export const DENY_REASONS = ['invalid-annotation', 'namespace-unknown', 'patch-failed'] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
@@ -41,8 +41,14 @@ export interface InjectOptions {
   at?: readonly string[];
   /** Pods fall back to the namespace's annotation; workload templates in offline injection do as well. */
   fallbackToNamespace?: boolean;
-  /** Reuse decisions for pods of the same shape (see `fingerprint`); true unless a test compares. */
-  cache?: boolean;
+}
+
+/** The caches an `Injector` owns (each optional: without them every pod is built afresh). */
+export interface InjectionCaches {
+  /** Decisions for pods of the same shape (see `fingerprint`), compiled for replay. */
+  decisions?: BoundedCache<CachedInjection>;
+  /** Injected parts, built and serialised, per services value, PSA level, mode and names. */
+  parts?: BoundedCache<SerializedParts>;
 }
 
 const names = (list: unknown): string[] =>
@@ -62,7 +68,7 @@ function nativeFor(pod: JsonObject, config: InjectionConfig): boolean | string {
  * the configuration in; append-only JSON Patch operations (already applied once to a copy), a skip
  * reason or a denial out.
  */
-export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config: InjectionConfig, options: InjectOptions = {}): Decision {
+export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config: InjectionConfig, options: InjectOptions = {}, caches: InjectionCaches = {}): Decision {
   const at = options.at ?? [];
   const found = valueAt(doc, at);
   const pod = isObject(found) ? found : {};
@@ -70,13 +76,13 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   if (selection.kind === 'skip') return selection;
   // A pod of a shape seen before: its services value parsed, its namespace was known, no hostNetwork,
   // a valid native-sidecar choice, and its operations applied to a copy (see `fingerprint`).
-  const useCache = options.cache ?? true;
+  const decisions = caches.decisions;
   let key = '';
-  if (useCache && ns !== undefined && isObject(found) && !(isObject(pod.spec) && pod.spec.hostNetwork === true)) {
+  if (decisions && ns !== undefined && isObject(found) && !(isObject(pod.spec) && pod.spec.hostNetwork === true)) {
     const native = nativeFor(pod, config);
     if (typeof native === 'boolean') {
       key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
-      const hit = reuse(config, key, doc);
+      const hit = reuse(decisions, key, doc);
       if (hit) return hit;
     }
   }
@@ -104,8 +110,8 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
 
   try {
-    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
-    if (key !== '' && decision.kind === 'inject') remember(config, key, decision);
+    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native, caches.parts);
+    if (decisions && key !== '' && decision.kind === 'inject') remember(decisions, key, decision);
     return decision;
   } catch (err) {
     const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
@@ -115,18 +121,18 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
 
 function build(
   doc: JsonObject, at: readonly string[], pod: JsonObject, ns: NamespaceInfo, config: InjectionConfig,
-  source: 'pod' | 'namespace', services: string, urls: NsUrl[], native: boolean,
+  source: 'pod' | 'namespace', services: string, urls: NsUrl[], native: boolean, partsCache?: BoundedCache<SerializedParts>,
 ): Decision {
   const builder = new PatchBuilder(doc);
   const spec = isObject(pod.spec) ? pod.spec : {};
-  const { parts, json } = cachedParts({
+  const { parts, json } = serializedParts({
     config,
     services,
     urls,
     psa: psaLevel(ns),
     native,
     ...takenNames(spec),
-  });
+  }, partsCache);
   const specAt = [...at, 'spec'];
   builder.append([...specAt, 'initContainers'], parts.initContainers, json.initContainers);
   const appContainers = Array.isArray(spec.containers) ? spec.containers : [];
@@ -234,7 +240,7 @@ function takenNames(spec: JsonObject): { takenContainerNames: Set<string>; taken
   };
 }
 
-interface CachedInjection {
+export interface CachedInjection {
   /** `patch` compiled for replay; its values are frozen, as they are shared by the patched copies of the pods it serves. */
   plan: ReplayPlan;
   patch: string;
@@ -272,16 +278,14 @@ export class ReusedInjection {
   }
 }
 
-const decisions = new ConfigCache<CachedInjection>(512);
-
 /** The cached decision for `key`, applied to this pod. */
-function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision | undefined {
-  const entry = decisions.get(config, key);
+function reuse(decisions: BoundedCache<CachedInjection>, key: string, doc: JsonObject): Decision | undefined {
+  const entry = decisions.get(key);
   if (entry === undefined) return undefined;
   try {
     return new ReusedInjection(entry, doc);
   } catch {
-    decisions.delete(config, key);
+    decisions.delete(key);
     return undefined;
   }
 }
@@ -290,8 +294,8 @@ function reuse(config: InjectionConfig, key: string, doc: JsonObject): Decision 
  * Keeps the decision's text (not its patched copy, which belongs to one pod); the oldest entry makes
  * room. Operations that cannot be replayed independently of their order are not kept.
  */
-function remember(config: InjectionConfig, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
+function remember(decisions: BoundedCache<CachedInjection>, key: string, d: Extract<Decision, { kind: 'inject' }>): void {
   const plan = ReplayPlan.compile(deepFreeze(JSON.parse(d.patch) as AddOperation[]));
   if (plan === undefined) return;
-  decisions.set(config, key, { plan, patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
+  decisions.set(key, { plan, patch: d.patch, patchBase64: d.patchBase64, source: d.source, native: d.native, record: deepFreeze(structuredClone(d.record)) });
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../sdk/log.ts';
 import type { NamespaceLookup } from './admission.ts';
 import { buildApp } from './app.ts';
 import type { InjectionConfig } from './injection-config.ts';
+import type { SpeedDevices } from './injector.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { readTlsMaterial, watchTlsFiles, type TlsWatchOptions } from './tls-files.ts';
 
@@ -15,6 +16,7 @@ export interface ServerOptions {
   certFile: string;
   keyFile: string;
   config: InjectionConfig;
+  speedDevices?: SpeedDevices;
   namespaces: NamespaceLookup;
   /** Whether the dependencies (namespace cache) are ready. */
   dependenciesReady: () => boolean;
@@ -66,6 +68,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let draining = false;
   const app = buildApp({
     config: opts.config,
+    speedDevices: opts.speedDevices,
     namespaces: opts.namespaces,
     ready: () => !draining && opts.dependenciesReady(),
     metrics: opts.metrics,

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { reviewAdmission } from '../../webhook/admission.ts';
+import { Injector } from '../../webhook/injector.ts';
 import { CASES } from '../fixtures/webhook/cases.ts';
 import { testConfig } from '../fixtures/webhook/config.ts';
 import { applyOps, decodePatch, testApp, validatePod } from '../fixtures/webhook/harness.ts';
@@ -38,7 +39,7 @@ for (const c of CASES) {
     }
     const patched = applyOps(request.object, patch);
     t.doesNotThrow(() => validatePod(patched), 'patched pod passes the Kubernetes schema');
-    const again = reviewAdmission({ ...request, object: patched }, () => c.namespace, config);
+    const again = reviewAdmission({ ...request, object: patched }, () => c.namespace, new Injector(config));
     t.same(again.outcome, { decision: 'skipped', reason: 'already-injected' }, 'idempotent');
     t.notOk(again.response.patch, 'no second patch');
   });

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import t from 'tap';
 import { injectPod, ReusedInjection } from '../../webhook/inject.ts';
+import { Injector } from '../../webhook/injector.ts';
 import { escapePointerSegment } from '../../webhook/json-patch.ts';
 import { testConfig } from '../fixtures/webhook/config.ts';
 import { applyOps, validatePod } from '../fixtures/webhook/harness.ts';
@@ -114,15 +115,16 @@ t.test('cached decisions: a pod of a shape seen before gets exactly the operatio
       const config = configs[Number(native)];
       // Pods without their own annotation inherit the namespace's.
       const ns = { name: 'demo', labels: {}, annotations: { [key]: 'kernel://inherited/nsm-9' } };
-      const first = injectPod(pod, ns, config);
+      const injector = new Injector(config);
+      const first = injector.inject(pod, ns);
       if (first.kind !== 'inject') throw new Error('expected injection');
       const picked = { init: first.record.initContainers[0], sidecar: first.record.containers[0] ?? first.record.initContainers[1], volume: first.record.volumes[0] };
       const variant: any = structuredClone(pod);
       for (const s of steps) perturbations[s](variant, picked);
       for (const p of [pod, variant, pod, variant]) {
         const input = JSON.parse(JSON.stringify(p));
-        const fresh = injectPod(input, ns, config, { cache: false });
-        const cached = injectPod(input, ns, config);
+        const fresh = injectPod(input, ns, config);
+        const cached = injector.inject(input, ns);
         if (fresh.kind !== 'inject' || cached.kind !== 'inject') throw new Error('expected injection');
         if (cached.patch !== fresh.patch) throw new Error(`cached patch differs for ${JSON.stringify(input)}`);
         if (!isDeepStrictEqual(cached.record, fresh.record)) throw new Error('cached record differs');
@@ -147,8 +149,9 @@ t.test('cached decisions: pods that differ only in their token volume\'s random 
       volumes: [{ name: `kube-api-access-${suffix}`, projected: { sources: [] } }],
     },
   });
-  const first = injectPod(pod('abcde'), ns, config);
-  const second = injectPod(pod('fghij'), ns, config);
+  const injector = new Injector(config);
+  const first = injector.inject(pod('abcde'), ns);
+  const second = injector.inject(pod('fghij'), ns);
   t.equal(first.kind, 'inject');
   t.ok(second instanceof ReusedInjection, 'the second pod reuses the first one\'s decision');
   t.equal(second.kind === 'inject' && second.patch, first.kind === 'inject' && first.patch, 'with the same operations');
