@@ -55,10 +55,11 @@ export async function runInject(env: Parameters<typeof injectionConfigFromEnv>[0
   const config = injectionConfigFromEnv(env, env.NSM_NATIVE_SIDECAR === 'on');
   const resolve = namespaceResolver(namespaces);
   const outputs: unknown[] = [];
-  for (const doc of parseDocuments(await readInput(filename, io.stdin), filename === '-' ? 'standard input' : filename)) {
+  const source = filename === '-' ? 'standard input' : filename;
+  for (const [i, doc] of parseDocuments(await readInput(filename, io.stdin), source).entries()) {
     const result = injectManifest(doc, resolve, config);
     for (const { object, decision } of result.decisions) {
-      if (decision.kind === 'deny') throw new NsmError('INVALID_ARGUMENT', `${object}: ${decision.message}`);
+      if (decision.kind === 'deny') throw new NsmError('INVALID_ARGUMENT', `${source}: document ${i + 1} (${object}): ${decision.message}`);
       if (decision.kind === 'skip' && decision.warning) io.stderr.write(`nsm inject: ${object}: ${decision.warning}\n`);
     }
     outputs.push(result.object);

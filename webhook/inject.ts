@@ -4,12 +4,13 @@ import type { InjectionConfig } from './injection-config.ts';
 import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
 import type { NamespaceInfo } from './namespace-info.ts';
+import { malformedEntry } from './pod-shape.ts';
 import { psaLevel } from './psa.ts';
 import { ReplayPlan } from './replay-plan.ts';
 import { annotationsOf, selectServices, type SkipReason } from './selection.ts';
 import type { BoundedCache } from './bounded-cache.ts';
 
-export const DENY_REASONS = ['invalid-annotation', 'namespace-unknown', 'patch-failed'] as const;
+export const DENY_REASONS = ['invalid-annotation', 'malformed-pod', 'namespace-unknown', 'patch-failed'] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
 
 /** What the webhook put into a pod; stored as JSON in the status annotation. */
@@ -74,6 +75,8 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   const pod = isObject(found) ? found : {};
   const selection = selectServices(pod, ns, config.annotation, options.fallbackToNamespace ?? true);
   if (selection.kind === 'skip') return selection;
+  const malformed = malformedEntry(pod, at);
+  if (malformed) return { kind: 'deny', reason: 'malformed-pod', code: 400, message: `${malformed}: fix the pod and create it again` };
   // A pod of a shape seen before: its services value parsed, its namespace was known, no hostNetwork,
   // a valid native-sidecar choice, and its operations applied to a copy (see `fingerprint`).
   const decisions = caches.decisions;

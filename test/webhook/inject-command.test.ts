@@ -96,8 +96,16 @@ t.test('-o json and errors', async (t) => {
   t.equal(JSON.parse(one.out).spec.containers.length, 2);
   await t.rejects(run(['-f', '-'], 'kind: Pod\napiVersion: v1\nmetadata: {name: p, annotations: {networkservicemesh.io: "kernel://a"}}\n'), {
     code: 'INVALID_ARGUMENT',
-    message: /Pod p: annotation networkservicemesh.io of the pod: network service URL "kernel:\/\/a": the interface name is missing/,
+    message: /^standard input: document 1 \(Pod p\): annotation networkservicemesh.io of the pod: network service URL "kernel:\/\/a": the interface name is missing/,
   });
+  const malformed = [
+    'kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\n',
+    'kind: Deployment\napiVersion: apps/v1\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata: {annotations: {networkservicemesh.io: "kernel://a/nsm-1"}}\n    spec: {containers: [{name: a, image: a}, 7]}\n',
+  ].join('---\n');
+  await t.rejects(run(['-f', '-'], malformed), {
+    code: 'INVALID_ARGUMENT',
+    message: 'standard input: document 2 (Deployment shop/web): spec.template.spec.containers[1] is a number, not a container: fix the pod and create it again',
+  }, 'a container that is not an object: file, document and path named');
   await t.rejects(run([]), { message: /missing -f FILE/ });
   await t.rejects(run(['-f', '-', '-o', 'xml']), { message: /expected yaml or json/ });
   await t.rejects(run(['-f', '/nonexistent.yaml']), { message: /cannot read \/nonexistent.yaml/ });
