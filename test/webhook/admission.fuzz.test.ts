@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { reviewAdmission, type AdmissionRequest } from '../../webhook/admission.ts';
 import { Injector } from '../../webhook/injector.ts';
+import type { NamespaceInfo } from '../../webhook/namespace-info.ts';
 import { testConfig } from '../fixtures/webhook/config.ts';
 import { applyOps, decodePatch, testApp } from '../fixtures/webhook/harness.ts';
 
@@ -59,7 +60,7 @@ const request = fc.record({
   namespace: fc.constantFrom('demo', 'restricted', 'unknown'),
   object: fc.oneof({ weight: 10, arbitrary: pod }, { weight: 1, arbitrary: anything }),
 }).map(asJson);
-const namespaces = (name: string) =>
+const namespaces = (name: string): NamespaceInfo | undefined =>
   name === 'unknown' ? undefined
     : name === 'restricted' ? { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'networkservicemesh.io/inject': 'enabled' }, annotations: { 'networkservicemesh.io': 'kernel://ns-default/nsm-1' } }
       : { name, labels: {}, annotations: {} };

@@ -125,6 +125,8 @@ t.test('cached decisions: a pod of a shape seen before gets exactly the operatio
         const input = JSON.parse(JSON.stringify(p));
         const fresh = injectPod(input, ns, config);
         const cached = injector.inject(input, ns);
+        // Metadata that is not an object is refused (injecting would replace it), cached or not.
+        if (fresh.kind === 'deny' && fresh.reason === 'malformed-pod' && isDeepStrictEqual(cached, fresh)) continue;
         if (fresh.kind !== 'inject' || cached.kind !== 'inject') throw new Error('expected injection');
         if (cached.patch !== fresh.patch) throw new Error(`cached patch differs for ${JSON.stringify(input)}`);
         if (!isDeepStrictEqual(cached.record, fresh.record)) throw new Error('cached record differs');
