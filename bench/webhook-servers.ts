@@ -24,7 +24,7 @@ const real = which !== 'real' ? undefined : await startServer({
   config: injectionConfigFromEnv(loadConfig(injectionEnv, { NSM_LABELS: 'spiffe.io/spiffe-id=true' }), false),
   namespaces: (name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }),
   dependenciesReady: () => true,
-  speedDevices: { decisionCache: !without.has('decision-cache'), partsCache: !without.has('parts-cache') },
+  speedDevices: { decisionCache: !without.has('decision-cache') },
   metrics: createMetrics(undefined, { tallies: !without.has('tallies') }),
   logger: silentLogger(),
 });

@@ -1,10 +1,9 @@
 import type { NsUrl } from '../proto/nsurl.ts';
 import type { InjectionConfig } from './injection-config.ts';
-import { deepFreeze, type JsonObject } from './json-patch.ts';
+import type { JsonObject } from './json-patch.ts';
 import { CONNECTIONS_VOLUME, CSI_DRIVER, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
 import { dns1123Label, imageBaseName, uniqueName } from './names.ts';
 import type { PsaLevel } from './psa.ts';
-import type { BoundedCache } from './bounded-cache.ts';
 
 export interface InjectedParts {
   /** Appended to spec.initContainers in this order: the init container, then the native sidecar if any. */
@@ -118,23 +117,16 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
   };
 }
 
-/** Injected parts with each item already serialised; shared between requests, so never modified. */
+/** Injected parts with each item already serialised. */
 export interface SerializedParts {
   parts: InjectedParts;
   json: { initContainers: string[]; containers: string[]; volumes: string[] };
 }
 
-/**
- * The parts for one pod, serialised; from `cache` when given: most pods of a cluster share a few
- * annotation values, so building and serialising the containers is done once per kind of pod.
- */
-export function serializedParts(input: PartsInput, cache?: BoundedCache<SerializedParts>): SerializedParts {
-  const names = partNames(input);
-  const key = cache ? [input.services, input.psa, input.native, names.socketVolume, names.connectionsVolume, names.init, names.sidecar].join('\0') : '';
-  const hit = cache?.get(key);
-  if (hit) return hit;
-  const parts = deepFreeze(buildParts(input, names));
-  const entry: SerializedParts = {
+/** The parts for one pod, each item serialised once (the patch is built from these strings). */
+export function serializedParts(input: PartsInput): SerializedParts {
+  const parts = buildParts(input, partNames(input));
+  return {
     parts,
     json: {
       initContainers: parts.initContainers.map((c) => JSON.stringify(c)),
@@ -142,6 +134,4 @@ export function serializedParts(input: PartsInput, cache?: BoundedCache<Serializ
       volumes: parts.volumes.map((v) => JSON.stringify(v)),
     },
   };
-  cache?.set(key, entry);
-  return entry;
 }

@@ -1,5 +1,5 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
-import { partNames, serializedParts, type SerializedParts } from './containers.ts';
+import { partNames, serializedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
@@ -44,12 +44,10 @@ export interface InjectOptions {
   fallbackToNamespace?: boolean;
 }
 
-/** The caches an `Injector` owns (each optional: without them every pod is built afresh). */
+/** The cache an `Injector` owns (without it every pod is built afresh). */
 export interface InjectionCaches {
   /** Decisions for pods of the same shape (see `fingerprint`), compiled for replay. */
   decisions?: BoundedCache<CachedInjection>;
-  /** Injected parts, built and serialised, per services value, PSA level, mode and names. */
-  parts?: BoundedCache<SerializedParts>;
 }
 
 const names = (list: unknown): string[] =>
@@ -113,7 +111,7 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
 
   try {
-    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native, caches.parts);
+    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
     if (decisions && key !== '' && decision.kind === 'inject') remember(decisions, key, decision);
     return decision;
   } catch (err) {
@@ -124,7 +122,7 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
 
 function build(
   doc: JsonObject, at: readonly string[], pod: JsonObject, ns: NamespaceInfo, config: InjectionConfig,
-  source: 'pod' | 'namespace', services: string, urls: NsUrl[], native: boolean, partsCache?: BoundedCache<SerializedParts>,
+  source: 'pod' | 'namespace', services: string, urls: NsUrl[], native: boolean,
 ): Decision {
   const builder = new PatchBuilder(doc);
   const spec = isObject(pod.spec) ? pod.spec : {};
@@ -135,7 +133,7 @@ function build(
     psa: psaLevel(ns),
     native,
     ...takenNames(spec),
-  }, partsCache);
+  });
   const specAt = [...at, 'spec'];
   builder.append([...specAt, 'initContainers'], parts.initContainers, json.initContainers);
   const appContainers = Array.isArray(spec.containers) ? spec.containers : [];
