@@ -1,15 +1,16 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { kubectl, run } from '../fixtures/helm.ts';
-import { NSM, ROOT, tempDir, uniquePrefix, whyNoKernelTests } from '../fixtures/netns.ts';
+import { kubectl, run, type Run } from '../fixtures/helm.ts';
+import { NSM, ROOT, tempDir, uniquePrefix, whyNoKernelTests, type T } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests() || (spawnSync('sh', ['-c', 'command -v ping']).status === 0 ? false : 'ping (iputils-ping) is not installed');
 const useCase = join(ROOT, 'test', 'fixtures', 'upstream', 'use-cases', 'Kernel2Kernel');
 
-t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm sandbox apply -f -', { skip }, async (t) => {
-  const prefix = `${uniquePrefix('ux')}-`;
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NSM_SANDBOX_DIR: join(tempDir(t, 'ux'), 'state'), NSM_SANDBOX_NETNS_PREFIX: prefix };
+/** `nsm sandbox ...` with its own state directory and namespace prefix, taken down in teardown. */
+function isolatedSandbox(t: T, tag: string): ((args: string[], input?: string) => Promise<Run>) & { prefix: string } {
+  const prefix = `${uniquePrefix(tag)}-`;
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NSM_SANDBOX_DIR: join(tempDir(t, tag), 'state'), NSM_SANDBOX_NETNS_PREFIX: prefix };
   const sandbox = (args: string[], input = '') => run(process.execPath, [NSM, 'sandbox', ...args], input, env);
   t.teardown(async () => {
     await sandbox(['down']);
@@ -17,6 +18,12 @@ t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm 
       if (ns.startsWith(prefix)) spawnSync('ip', ['netns', 'del', ns]);
     }
   });
+  return Object.assign(sandbox, { prefix });
+}
+
+
+t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm sandbox apply -f -', { skip }, async (t) => {
+  const sandbox = isolatedSandbox(t, 'ux');
   const up = await sandbox(['up']);
   t.equal(up.code, 0, up.stderr);
 
@@ -30,20 +37,12 @@ t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm 
 
   const status = await sandbox(['status']);
   t.match(status.stdout, /^alpine\s+node1\s+nsm-1\s+172\.16\.1\.101\/31\s+172\.16\.1\.100\/31\s+KERNEL\s+nse-kernel-0/m, 'the client got .101 of the /31, the endpoint .100, as upstream promises');
-  const ping = spawnSync('ip', ['netns', 'exec', `${prefix}alpine`, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '172.16.1.100'], { encoding: 'utf8', timeout: 15_000 });
+  const ping = spawnSync('ip', ['netns', 'exec', `${sandbox.prefix}alpine`, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '172.16.1.100'], { encoding: 'utf8', timeout: 15_000 });
   t.equal(ping.status, 0, ping.stdout + ping.stderr);
 });
 
 t.test('sandbox apply says what a pod waits for and fails with it when the endpoint cannot start', { skip }, async (t) => {
-  const prefix = `${uniquePrefix('uy')}-`;
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NSM_SANDBOX_DIR: join(tempDir(t, 'uy'), 'state'), NSM_SANDBOX_NETNS_PREFIX: prefix };
-  const sandbox = (args: string[], input = '') => run(process.execPath, [NSM, 'sandbox', ...args], input, env);
-  t.teardown(async () => {
-    await sandbox(['down']);
-    for (const ns of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '')) {
-      if (ns.startsWith(prefix)) spawnSync('ip', ['netns', 'del', ns]);
-    }
-  });
+  const sandbox = isolatedSandbox(t, 'uy');
   t.equal((await sandbox(['up'])).code, 0);
   const broken = [
     'apiVersion: apps/v1',
