@@ -25,7 +25,7 @@ const real = which !== 'real' ? undefined : await startServer({
   namespaces: (name) => ({ name, labels: { 'kubernetes.io/metadata.name': name }, annotations: {} }),
   dependenciesReady: () => true,
   speedDevices: { decisionCache: !without.has('decision-cache') },
-  metrics: createMetrics(undefined, { tallies: !without.has('tallies') }),
+  metrics: createMetrics(),
   logger: silentLogger(),
 });
 

@@ -138,7 +138,7 @@ async function fixedRate(port: number, ca: Buffer, body: string): Promise<{ p50:
 }
 
 /** The speed devices, each measured by a server that runs without it (BENCH_DEVICES picks some). */
-const DEVICES = (process.env.BENCH_DEVICES ?? 'decision-cache,tallies').split(',').filter(Boolean);
+const DEVICES = (process.env.BENCH_DEVICES ?? 'decision-cache').split(',').filter(Boolean);
 
 type Run = Awaited<ReturnType<typeof throughput>>;
 

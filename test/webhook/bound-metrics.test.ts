@@ -24,7 +24,7 @@ t.test('children bound up front count as prom-client counts, and refuse label va
 });
 
 t.test('the webhook metrics list every decision and reason', async (t) => {
-  const m = createMetrics(undefined, { tallies: false });
+  const m = createMetrics();
   for (const d of ['injected', 'skipped', 'denied']) m.requests.inc(d);
   m.skips.inc('not-a-pod-create');
   m.denials.inc('malformed-pod');
