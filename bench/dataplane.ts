@@ -64,7 +64,7 @@ async function main(): Promise<number> {
     await up('warn', quiet, 2);
     for (const ex of ['kernel2kernel', 'kernel2ethernet2kernel']) {
       const dir = resolve(import.meta.dirname, '../examples', ex);
-      await applyFiles(readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => resolve(dir, f)), 'warn', quiet);
+      await applyFiles(readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => resolve(dir, f)), 'warn', quiet);
     }
     const rows = connections(loadState()!);
     const path = (mech: string): [string, string, string] => {
