@@ -58,6 +58,19 @@ export function sandboxCommand(pod: string, container: Json): { args: string[]; 
 }
 
 /**
+ * Whether a document's pods are clients: annotated for the webhook (a workload's clients are
+ * annotated on its pod template, which is what its pods get), or running a client themselves
+ * (`nsm nsc`, or upstream's cmd-nsc and cmd-nsc-init).
+ */
+export function isClient(doc: Json): boolean {
+  return podsOf(doc).some((pod) => {
+    if (pod.metadata?.annotations?.['networkservicemesh.io']) return true;
+    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    return containers.some((c: Json) => sandboxCommand(pod.metadata?.name ?? '', c)?.args[0] === 'nsc');
+  });
+}
+
+/**
  * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
  * node's directory, an emptyDir is a directory of the pod. Longest mount path first.
  */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { placePod, sandboxCommand } from '../../sandbox/apply.ts';
+import { isClient, placePod, sandboxCommand } from '../../sandbox/apply.ts';
 import { selects } from '../../sandbox/label-selector.ts';
 import { imageName, upstreamImage, UPSTREAM_IMAGES } from '../../sandbox/upstream-images.ts';
 
@@ -31,4 +31,13 @@ t.test('podAffinity with matchLabels or matchExpressions places a pod beside its
   t.equal(placePod(state, pod({})), 'node1', 'an empty selector is no rule: round robin');
   t.ok(selects({ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['x'] }, { key: 'b', operator: 'DoesNotExist' }] }, { a: 'y' }));
   t.notOk(selects({ matchExpressions: [{ key: 'a', operator: 'Exists' }] }, {}));
+});
+
+t.test('clients are applied last: annotated pods and pods running a client, upstream\'s included', async (t) => {
+  const pod = (spec: unknown, annotations?: Record<string, string>) => ({ kind: 'Pod', metadata: { name: 'p', ...(annotations ? { annotations } : {}) }, spec });
+  t.ok(isClient(pod({ containers: [{ name: 'a', image: 'alpine' }] }, { 'networkservicemesh.io': 'kernel://s/nsm-1' })));
+  t.ok(isClient(pod({ initContainers: [{ name: 'i', image: 'ghcr.io/networkservicemesh/cmd-nsc-init:v1' }], containers: [] })));
+  t.ok(isClient({ kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'ghcr.io/networkservicemesh/cmd-nsc:v1' }] } } } }));
+  t.notOk(isClient(pod({ containers: [{ name: 'nse', image: 'ghcr.io/networkservicemesh/cmd-nse-icmp-responder:v1' }] })), 'an endpoint is not');
+  t.notOk(isClient({ kind: 'NetworkService', metadata: { name: 's' } }));
 });
