@@ -112,16 +112,16 @@ export function containerEnv(pod: Json, container: Json, node = NODE): Record<st
   return env;
 }
 
-/** The label selectors of the pod's required podAffinity terms (the only scheduling rule the sandbox reads). */
-function affinitySelectors(pod: Json): LabelSelector[] {
-  const terms = pod.spec?.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+/** The label selectors of the pod's required podAffinity or podAntiAffinity terms (the scheduling rules the sandbox reads). */
+function affinitySelectors(pod: Json, kind: 'podAffinity' | 'podAntiAffinity'): LabelSelector[] {
+  const terms = pod.spec?.affinity?.[kind]?.requiredDuringSchedulingIgnoredDuringExecution;
   return Array.isArray(terms) ? terms.map((t: Json) => t?.labelSelector).filter((s: unknown): s is LabelSelector => isSelector(s)) : [];
 }
 
 /**
  * The node a pod runs on: `spec.nodeName` when it names a sandbox node; else the node of an
- * already running pod that its required podAffinity selects (matchLabels); else the next node in
- * round robin.
+ * already running pod that its required podAffinity selects; else the next node in round robin
+ * that runs no pod its required podAntiAffinity selects.
  */
 export function placePod(state: State, pod: Json): string {
   const nodes = (state.nodes ?? [{ name: NODE }]).map((n) => n.name);
@@ -130,14 +130,20 @@ export function placePod(state: State, pod: Json): string {
     if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
     return wanted;
   }
-  for (const selector of affinitySelectors(pod)) {
+  for (const selector of affinitySelectors(pod, 'podAffinity')) {
     const peer = state.pods.find((p) => p.node && selects(selector, p.labels ?? {}));
     if (peer?.node) return peer.node;
     throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAffinity selects ${JSON.stringify(selector)}, and no pod with those labels runs yet; apply that pod first`);
   }
-  const i = state.placed ?? 0;
-  state.placed = i + 1;
-  return nodes[i % nodes.length];
+  const avoided = new Set(affinitySelectors(pod, 'podAntiAffinity').flatMap((selector) => state.pods.filter((p) => p.node && selects(selector, p.labels ?? {})).map((p) => p.node)));
+  const start = state.placed ?? 0;
+  for (let k = 0; k < nodes.length; k++) {
+    const node = nodes[(start + k) % nodes.length];
+    if (avoided.has(node)) continue;
+    state.placed = start + k + 1;
+    return node;
+  }
+  throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAntiAffinity rules out every node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
 }
 
 export interface ApplyResult {

@@ -41,6 +41,22 @@ t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm 
   t.equal(ping.status, 0, ping.stdout + ping.stderr);
 });
 
+t.test('across nodes: Kernel2Ethernet2Kernel, the client kept off the endpoint\'s node by podAntiAffinity', { skip }, async (t) => {
+  const sandbox = isolatedSandbox(t, 'uz');
+  const up = await sandbox(['up', '--nodes', '2']);
+  t.equal(up.code, 0, up.stderr);
+  const built = await kubectl(undefined, ['kustomize', join(ROOT, 'test', 'fixtures', 'upstream', 'use-cases', 'Kernel2Ethernet2Kernel')]);
+  t.equal(built.code, 0, built.stderr);
+  const applied = await sandbox(['apply', '-f', '-'], built.stdout);
+  t.equal(applied.code, 0, applied.stderr);
+  t.match(applied.stdout, /^pod\/nse-kernel-0 created on node1$/m);
+  t.match(applied.stdout, /^pod\/alpine created on node2$/m);
+  const status = await sandbox(['status']);
+  t.match(status.stdout, /^alpine\s+node2\s+nsm-1\s+172\.16\.1\.101\/31\s+172\.16\.1\.100\/31\s+VXLAN\s+nse-kernel-0\s+node1/m, 'a VXLAN tunnel between the nodes');
+  const ping = spawnSync('ip', ['netns', 'exec', `${sandbox.prefix}alpine`, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '172.16.1.100'], { encoding: 'utf8', timeout: 15_000 });
+  t.equal(ping.status, 0, ping.stdout + ping.stderr);
+});
+
 t.test('sandbox apply says what a pod waits for and fails with it when the endpoint cannot start', { skip }, async (t) => {
   const sandbox = isolatedSandbox(t, 'uy');
   t.equal((await sandbox(['up'])).code, 0);

@@ -29,6 +29,13 @@ t.test('podAffinity with matchLabels or matchExpressions places a pod beside its
   t.equal(placePod(state, pod({ matchLabels: { app: 'nse-kernel' } })), 'node2');
   t.throws(() => placePod(state, pod({ matchExpressions: [{ key: 'app', operator: 'In', values: ['other'] }] })), /no pod with those labels runs yet/);
   t.equal(placePod(state, pod({})), 'node1', 'an empty selector is no rule: round robin');
+  const away = (labelSelector: unknown) => ({ metadata: { name: 'c' }, spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector }] } } } });
+  const rule = { matchExpressions: [{ key: 'app', operator: 'In', values: ['nse-kernel'] }] };
+  state.placed = 1;
+  t.equal(placePod(state, away(rule)), 'node1', 'round robin would pick node2, where the endpoint runs: podAntiAffinity skips it');
+  t.equal(state.placed, 3, 'round robin goes on after the node taken');
+  const one = { ...state, nodes: [{ name: 'node2', netns: 'b', ip: '' }] };
+  t.throws(() => placePod(one, away(rule)), /its podAntiAffinity rules out every node \(node2\)/);
   t.ok(selects({ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['x'] }, { key: 'b', operator: 'DoesNotExist' }] }, { a: 'y' }));
   t.notOk(selects({ matchExpressions: [{ key: 'a', operator: 'Exists' }] }, {}));
 });
