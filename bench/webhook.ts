@@ -166,13 +166,15 @@ try {
     if (other !== patch) throw new Error(`${name} answers another patch than the real webhook`);
   }
   console.log(`pod review ${body.length} bytes, patch ${(patch.length / 1024).toFixed(1)} KB; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION_S}s per server, loopback HTTPS`);
-  for (const name of names) await throughput(server(name), body);
+  // BENCH_LATENCY_ONLY=1 skips the throughput rounds (to repeat the fixed-rate runs alone).
+  const rounds: Array<Map<string, Run>> = [];
+  const roundCount = process.env.BENCH_LATENCY_ONLY === '1' ? 0 : ROUNDS;
+  for (const name of roundCount > 0 ? names : []) await throughput(server(name), body);
   const line = (name: string, r: Run) =>
     `${name.padEnd(26)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  server CPU ${r.cpuPerReq.toFixed(1)} µs/req`;
   // Each round runs the servers in a rotated order, so drift in the machine's speed hits them
   // alike; the figures printed are those of the median round.
-  const rounds: Array<Map<string, Run>> = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < roundCount; i++) {
     const runs = new Map<string, Run>();
     for (let k = 0; k < names.length; k++) {
       const name = names[(i + k) % names.length]!;
@@ -183,18 +185,20 @@ try {
     console.log(`round ${i + 1}: ${names.map((n) => `${n} ${(runs.get(n)!.rps / nul.rps).toFixed(2)}x`).join(', ')} (of null ${nul.rps.toFixed(0)} req/s)`);
   }
   const median = (f: (r: Map<string, Run>) => number) => [...rounds].sort((a, b) => f(a) - f(b))[Math.floor(rounds.length / 2)]!;
-  const mid = median((r) => r.get('real')!.rps / r.get('null')!.rps);
-  console.log(line('null webhook', mid.get('null')!));
-  console.log(line('nsm webhook', mid.get('real')!));
-  console.log(`throughput ratio ${(mid.get('real')!.rps / mid.get('null')!.rps).toFixed(2)}x of the null webhook, median of ${ROUNDS} rounds (target >= 0.6x)`);
-  for (const device of DEVICES) {
-    const name = `without:${device}`;
-    const gain = (r: Map<string, Run>) => r.get('real')!.rps / r.get(name)!.rps;
-    const saving = (r: Map<string, Run>) => r.get(name)!.cpuPerReq / r.get('real')!.cpuPerReq;
-    const g = [...rounds].map(gain).sort((a, b) => a - b);
-    const c = [...rounds].map(saving).sort((a, b) => a - b);
-    const m = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
-    console.log(`${device}: throughput with it ${m(g).toFixed(2)}x of without (rounds ${g.map((x) => x.toFixed(2)).join(' ')}); server CPU per request without it ${m(c).toFixed(2)}x (rounds ${c.map((x) => x.toFixed(2)).join(' ')}); keep only at >= 1.10x`);
+  if (roundCount > 0) {
+    const mid = median((r) => r.get('real')!.rps / r.get('null')!.rps);
+    console.log(line('null webhook', mid.get('null')!));
+    console.log(line('nsm webhook', mid.get('real')!));
+    console.log(`throughput ratio ${(mid.get('real')!.rps / mid.get('null')!.rps).toFixed(2)}x of the null webhook, median of ${ROUNDS} rounds (target >= 0.6x)`);
+    for (const device of DEVICES) {
+      const name = `without:${device}`;
+      const gain = (r: Map<string, Run>) => r.get('real')!.rps / r.get(name)!.rps;
+      const saving = (r: Map<string, Run>) => r.get(name)!.cpuPerReq / r.get('real')!.cpuPerReq;
+      const g = [...rounds].map(gain).sort((a, b) => a - b);
+      const c = [...rounds].map(saving).sort((a, b) => a - b);
+      const m = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
+      console.log(`${device}: throughput with it ${m(g).toFixed(2)}x of without (rounds ${g.map((x) => x.toFixed(2)).join(' ')}); server CPU per request without it ${m(c).toFixed(2)}x (rounds ${c.map((x) => x.toFixed(2)).join(' ')}); keep only at >= 1.10x`);
+    }
   }
   for (const name of names) {
     const fixed = await fixedRate(server(name).port, caPem, body);
