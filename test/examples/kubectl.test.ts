@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../sdk/log.ts';
 import { openKubernetesRegistry } from '../../sdk/registry/k8s-backend.ts';
-import { documents, kubectl, repoRoot } from '../fixtures/helm.ts';
+import { documents, kubectl, repoRoot } from '../fixtures/kube-cli.ts';
 import { NETWORK_SERVICE_ENDPOINTS, NETWORK_SERVICES, startFixtureApiServer } from '../fixtures/kube-api-server.ts';
 
 type Obj = Record<string, any>;

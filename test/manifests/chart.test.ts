@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { INSTALL_RELEASE, renderInstall } from '../../scripts/install-manifest.ts';
 import { hasCustomSchema, validateCustom } from '../fixtures/crd-schemas.ts';
-import { chartDir, documents, helm, helmTemplate, repoRoot as root, type TemplateOptions } from '../fixtures/helm.ts';
+import { chartDir, documents, helm, helmTemplate, repoRoot as root, type TemplateOptions } from '../fixtures/kube-cli.ts';
 import { isKubernetesKind, validateKubernetes } from '../fixtures/k8s-schema.ts';
 import { startFixtureApiServer, type ResourceDef } from '../fixtures/kube-api-server.ts';
 import { matches, namespaceLabels, type LabelSelector } from '../fixtures/label-selector.ts';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { kubectl, run, type Run } from '../fixtures/helm.ts';
+import { kubectl, run, type Run } from '../fixtures/kube-cli.ts';
 import { NSM, ROOT, tempDir, uniquePrefix, whyNoKernelTests, type T } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests() || (spawnSync('sh', ['-c', 'command -v ping']).status === 0 ? false : 'ping (iputils-ping) is not installed');
