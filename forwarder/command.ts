@@ -19,7 +19,7 @@ export default defineCommand({
     NSM_LISTEN_ON: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'socket for clients and endpoints on this node'),
     NSM_REGISTRY_DIR: str('', 'use a local directory as the registry (sandbox); empty = Kubernetes CRDs'),
     NSM_NAMESPACE: str('', 'namespace of the registry objects (default: this pod\'s namespace, else default)'),
-    NSM_PEER_LISTEN_ON: str('tcp://:5001', 'address other forwarders reach this one on; empty = single node, no tunnels', (s) => void (s && parseAddress(s))),
+    NSM_PEER_LISTEN_ON: str('tcp://:5001', 'address other forwarders reach this one on; empty = single node, no tunnels', (s) => { if (s) parseAddress(s); }),
     NSM_TLS_CA_FILE: str('', 'CA bundle a peer forwarder\'s certificate must chain to (mutual TLS)'),
     NSM_TLS_CERT_FILE: str('', 'this forwarder\'s certificate for peering (server and client)'),
     NSM_TLS_KEY_FILE: str('', 'private key of NSM_TLS_CERT_FILE'),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, isClient, readManifests } from './apply.ts';
+import type { Manifest } from './workload.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
@@ -87,7 +88,7 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
   if (!state) throw new NsmError('FAILED_PRECONDITION', 'the sandbox is not up: run nsm sandbox up first');
   const docs = readManifests(files);
   // Services first, then endpoints and other pods, clients last (so their endpoints run first).
-  const order = (d: Record<string, any>) => (d.kind === 'NetworkService' ? 0 : isClient(d) ? 2 : 1);
+  const order = (d: Manifest) => (d.kind === 'NetworkService' ? 0 : isClient(d) ? 2 : 1);
   docs.sort((a, b) => order(a) - order(b));
   const r = await apply(state, docs, baseEnv(logLevel), () => saveState(state), say);
   if (r.skipped.length > 0) say(`not run (the sandbox runs only nsm containers): ${r.skipped.join(', ')}`);

@@ -38,7 +38,10 @@ export interface RunningServer {
 const MIN_TLS = 'TLSv1.2';
 
 async function listenTcp(listen: (host: string) => Promise<unknown>, host: string): Promise<void> {
-  if (host !== '') return void (await listen(host.replace(/^\[(.*)\]$/, '$1')));
+  if (host !== '') {
+    await listen(host.replace(/^\[(.*)\]$/, '$1'));
+    return;
+  }
   try {
     await listen('::');
   } catch (err) {
@@ -56,7 +59,7 @@ function metricsServer(metrics: WebhookMetrics): HttpServer {
     }
     metrics.registry.metrics().then(
       (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+      (err: unknown) => res.writeHead(500).end(`${err instanceof Error ? err.message : String(err)}\n`),
     );
   });
 }

@@ -1,6 +1,6 @@
 import { Keys, MechanismType, type Connection } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { closeQuietly, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
@@ -93,18 +93,13 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
     async close(ctx, conn, next) {
       const state = vethKey.delete(ctx);
       const ends = state ? undefined : adoption?.claim(conn.id);
-      let failure: unknown;
-      try {
+      await undoThenClose(ctx, conn, next, async () => {
         if (state) {
           const client = await resolver.find(state.clientNetnsUrl);
           if (client) await removeEnd(runner, client, state.clientIf);
         }
         for (const e of ends ?? []) await removeEnd(runner, e.netns, e.ifname);
-      } catch (err) {
-        failure = err;
-      }
-      await next.close(ctx, conn);
-      if (failure) throw failure;
+      });
     },
   };
 }

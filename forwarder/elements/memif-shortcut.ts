@@ -1,7 +1,7 @@
 import { isMechanism, Keys, memifMechanism, MechanismType, type Mechanism } from '../../proto/api.ts';
 import { memifEndpointOf, memifOwnerOf, offersMemif } from '../../proto/memif.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { closeQuietly, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { MemifRendezvous } from '../dataplane/memif-rendezvous.ts';
@@ -72,16 +72,9 @@ export function memifShortcut(rendezvous: MemifRendezvous, resolver: NetnsLookup
     },
     async close(ctx, conn, next) {
       const had = memifLinkKey.delete(ctx) !== undefined;
-      let failure: unknown;
-      if (had || isMechanism(conn.mechanism, MechanismType.MEMIF)) {
-        try {
-          await rendezvous.remove(conn.id);
-        } catch (err) {
-          failure = err;
-        }
-      }
-      await next.close(ctx, conn);
-      if (failure) throw failure;
+      await undoThenClose(ctx, conn, next, async () => {
+        if (had || isMechanism(conn.mechanism, MechanismType.MEMIF)) await rendezvous.remove(conn.id);
+      });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Keys, type Connection, type Mechanism } from '../../proto/api.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { closeQuietly, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
@@ -69,10 +69,6 @@ export function tunnelClient(d: TunnelDeps): Element {
         }
       }
     },
-    async close(ctx, conn, next) {
-      const failure = await removeTunnel(d, ctx, conn.id).then(() => undefined, (err: unknown) => err);
-      await next.close(ctx, conn);
-      if (failure) throw failure;
-    },
+    close: (ctx, conn, next) => undoThenClose(ctx, conn, next, () => removeTunnel(d, ctx, conn.id)),
   };
 }

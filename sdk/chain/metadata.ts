@@ -29,7 +29,7 @@ export function metadata(): Element & { readonly size: () => number } {
       }
     },
     async close(ctx, conn, next) {
-      const store = stores.get(conn.id) ?? new Map();
+      const store: Store = stores.get(conn.id) ?? new Map<symbol, unknown>();
       try {
         await next.close(storeKey.with(ctx, store), conn);
       } finally {

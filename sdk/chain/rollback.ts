@@ -42,3 +42,14 @@ export async function closeThenRelease(ctx: Ctx, conn: Connection, next: Network
     release();
   }
 }
+
+/**
+ * A Close that undoes this element's own kernel or file state first and then always closes the
+ * rest of the chain, so the far side is released even when the undo failed; the undo's failure is
+ * then what the caller hears.
+ */
+export async function undoThenClose(ctx: Ctx, conn: Connection, next: NetworkServiceServer, undo: () => Promise<void>): Promise<void> {
+  const failed = await undo().then(() => undefined, (err: unknown) => ({ err }));
+  await next.close(ctx, conn);
+  if (failed) throw failed.err instanceof Error ? failed.err : new Error(String(failed.err));
+}

@@ -17,7 +17,7 @@ function unaryHandler<Req, Res>(log: Logger, method: string, handle: (ctx: Retur
     const started = req instanceof MalformedMessage ? Promise.reject(new NsmError('INVALID_ARGUMENT', req.problem)) : handle(ctx, call.request);
     started.then(
       (res) => callback(null, res),
-      (err) => {
+      (err: unknown) => {
         const e = toNsmError(err);
         (e.code === 'INTERNAL' ? log.error.bind(log) : log.debug.bind(log))({ method, code: e.code, err: e.message }, 'call failed');
         callback(toStatus(e));

@@ -86,7 +86,7 @@ t.test('the webhook Deployment', async (t) => {
   t.equal(c.image, 'ghcr.io/nsm-project/nsm-webhook:0.1.0');
   t.equal(c.imagePullPolicy, 'IfNotPresent');
   for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz'], ['startupProbe', '/healthz']]) {
-    t.same(c[probe as string].httpGet, { scheme: 'HTTPS', path, port: 'https' }, probe);
+    t.same(c[probe].httpGet, { scheme: 'HTTPS', path, port: 'https' }, probe);
   }
   t.same(c.ports, [
     { name: 'https', containerPort: 8443, protocol: 'TCP' },

@@ -16,9 +16,10 @@ export const p2pMode: EndpointMode = {
   async start(_o, config) {
     const pool = new PointToPointPool(config.NSM_CIDR_PREFIX);
     const memifSocket = config.NSM_MEMIF_SOCKET || undefined;
+    const labels: Record<string, string> = memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {};
     return {
       elements: p2pElements(pool, new MemifIds(), memifSocket),
-      labels: memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {} as Record<string, string>,
+      labels,
       describe: { pool: pool.cidr, memif: memifSocket },
     };
   },

@@ -35,7 +35,7 @@ function fakeEndpoint(socket: string | undefined) {
       }
       return Connection.fromPartial({ ...base, mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }) });
     },
-    close: async () => void seen.closes++,
+    close: async () => { seen.closes++; },
   };
   return { element, seen };
 }

@@ -53,7 +53,7 @@ function fakeEndpoint() {
         context: { ...req.connection?.context, ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'] } },
       });
     },
-    close: async () => void calls.closes++,
+    close: async () => { calls.closes++; },
   };
   return { element, calls };
 }
