@@ -1,31 +1,19 @@
-import { begin } from '../sdk/chain/begin.ts';
 import { chain } from '../sdk/chain/chain.ts';
-import { metadata } from '../sdk/chain/metadata.ts';
 import type { Element } from '../sdk/chain/types.ts';
 import { monitor } from '../sdk/elements/monitor.ts';
-import { timeout } from '../sdk/elements/timeout.ts';
-import { updatePath } from '../sdk/elements/update-path.ts';
+import { ChannelPool } from '../sdk/grpc/channel-pool.ts';
 import { networkServiceBinding } from '../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../sdk/grpc/server.ts';
 import type { Logger } from '../sdk/log.ts';
 import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
-import { connectionOwner, Owners, releaseOwner } from './authz/ownership.ts';
-import { endpointAnswer } from './authz/endpoint-answer.ts';
-import { ownNamespaceOnly } from './authz/own-namespace.ts';
+import { Owners } from './authz/ownership.ts';
 import { Registrations } from './authz/registrations.ts';
+import { forwarderElements } from './chain.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
 import type { KernelRunner } from './dataplane/runner.ts';
-import { clientNetns } from './elements/client-netns.ts';
-import { clientOffers } from './elements/client-offers.ts';
-import { callEndpoint, ChannelPool } from './elements/call-endpoint.ts';
-import { discover } from './elements/discover.ts';
-import { kernelVeth } from './elements/kernel-veth.ts';
-import { memifShortcut } from './elements/memif-shortcut.ts';
-import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
-import { roundRobin } from './elements/roundrobin.ts';
 import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
 
 export interface ForwarderOptions {
@@ -56,34 +44,6 @@ export interface Forwarder {
   stop(): Promise<void>;
 }
 
-/** The canonical forwarder chain, in order. */
-export function forwarderElements(
-  o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element,
-  peering?: Peering, rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR),
-  registrations = new Registrations(o.name), owners = new Owners(adoption),
-): Element[] {
-  return [
-    updatePath(o.name),
-    ownNamespaceOnly(),
-    connectionOwner(owners),
-    begin(),
-    metadata(),
-    releaseOwner(owners),
-    timeout(o.connectionLifetimeMs),
-    mon,
-    clientOffers(),
-    negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
-    clientNetns(resolver),
-    discover(o.registry),
-    roundRobin(),
-    memifShortcut(rendezvous, resolver),
-    ...(peering ? [peering.switch] : []),
-    kernelVeth(o.runner, resolver, adoption),
-    endpointAnswer(registrations),
-    callEndpoint(pool, o.registry, o.requestTimeoutMs),
-  ];
-}
-
 export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const resolver = new NetnsResolver();
   const adoption = new AdoptionTable(o.runner, resolver, o.log, o.name);
@@ -93,9 +53,11 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
   const memifLeftovers = await rendezvous.scan();
   const registrations = new Registrations(o.name);
-  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool, endpoints: registrations });
+  const peering = o.peering && await startPeering(o.peering, o);
   const backend = peering?.registry ?? o.registry;
-  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous, registrations);
+  const elements = forwarderElements({
+    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners: new Owners(adoption), monitor: mon, local: pool, peering,
+  });
   const served = chain(elements);
   peering?.serve(served);
   const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs, guard: registrations });

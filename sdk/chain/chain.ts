@@ -36,6 +36,17 @@ export interface ChainOptions {
 
 export class ChainOrderError extends Error {}
 
+/** What the elements need that none of them provides before it: what a chain around them must provide. */
+export function unmetNeeds(elements: readonly Element[]): string[] {
+  const provided = new Set<string>();
+  const unmet = new Set<string>();
+  for (const e of elements) {
+    for (const n of e.needs ?? []) if (!provided.has(n)) unmet.add(n);
+    for (const p of e.provides ?? []) provided.add(p);
+  }
+  return [...unmet];
+}
+
 /** Throws when an element needs something no element before it provides, naming both and the order. */
 export function checkOrder(elements: readonly Element[], given: readonly string[] = []): void {
   const provided = new Set(given);

@@ -12,6 +12,7 @@ export function metadata(): Element & { readonly size: () => number } {
   const stores = new Map<string, Store>();
   return {
     name: 'metadata',
+    provides: ['metadata'],
     size: () => stores.size,
     async request(ctx, req, next) {
       const id = req.connection?.id ?? '';

@@ -1,4 +1,4 @@
-import type { Connection } from '../../proto/api.ts';
+import type { Connection, NetworkServiceRequest } from '../../proto/api.ts';
 import type { Ctx, NetworkServiceServer } from './types.ts';
 
 /**
@@ -21,6 +21,29 @@ export async function doNextOrUndo<W, T>(
     } catch (undoErr) {
       ctx.log.error({ element, err: undoErr }, 'rollback failed; state may be left behind');
     }
+    throw err;
+  }
+}
+
+/**
+ * Next / do / close: the rest of the chain answers first, then this element builds on the answer
+ * (`work`); when the work fails, its own partial state is undone (`undo`, failures logged) and
+ * the far side closed, and the work's error is what the caller hears.
+ */
+export async function afterNextOrClose<T>(
+  ctx: Ctx,
+  element: string,
+  next: NetworkServiceServer,
+  req: NetworkServiceRequest,
+  work: (resp: Connection) => Promise<T>,
+  undo: () => Promise<void> = async () => {},
+): Promise<T> {
+  const resp = await next.request(ctx, req);
+  try {
+    return await work(resp);
+  } catch (err) {
+    await undo().catch((undoErr: unknown) => ctx.log.error({ element, connId: resp.id, err: undoErr }, 'rollback failed; state may be left behind'));
+    await closeQuietly(ctx, element, next, resp);
     throw err;
   }
 }
