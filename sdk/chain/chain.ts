@@ -1,5 +1,7 @@
 import { Connection } from '../../proto/api.ts';
 import type { Element, NetworkServiceServer } from './types.ts';
+import { tracing } from '../telemetry/tracing.ts';
+import { spanned } from './spans.ts';
 import { traced } from './trace.ts';
 
 /** The end of every chain: a Request answers with the connection it carries, a Close does nothing. */
@@ -69,10 +71,12 @@ export function checkOrder(elements: readonly Element[], given: readonly string[
 export function chain(elements: readonly Element[], options: ChainOptions = {}): NetworkServiceServer {
   checkOrder(elements, options.given);
   const trace = options.trace ?? true;
+  // Decided once, when the chain is built: with tracing off no element has a span wrapper.
+  const tracer = tracing();
   let next = tail;
   for (let i = elements.length - 1; i >= 0; i--) {
-    const element = trace ? traced(elements[i]) : elements[i];
-    next = bind(element, next);
+    const logged = trace ? traced(elements[i]) : elements[i];
+    next = bind(tracer ? spanned(logged, tracer) : logged, next);
   }
   return next;
 }
