@@ -32,6 +32,7 @@ export default defineCommand({
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
+    NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
@@ -54,8 +55,9 @@ export default defineCommand({
       requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
       peering,
       memifDir: config.NSM_MEMIF_DIR,
+      metricsListenOn: config.NSM_METRICS_LISTEN_ON || undefined,
     });
-    log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type) }, 'forwarder ready');
+    log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -5,11 +5,13 @@ import { ChannelPool } from '../sdk/grpc/channel-pool.ts';
 import { networkServiceBinding } from '../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../sdk/grpc/server.ts';
 import type { Logger } from '../sdk/log.ts';
+import { startMetricsServer } from '../sdk/telemetry/metrics-server.ts';
 import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
 import { Owners } from './authz/ownership.ts';
 import { Registrations } from './authz/registrations.ts';
 import { forwarderElements } from './chain.ts';
+import { ForwarderMetrics } from './metrics.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
@@ -34,6 +36,8 @@ export interface ForwarderOptions {
   peering?: PeeringOptions;
   /** Where clients are handed links to endpoints' memif sockets (default /var/lib/networkservicemesh/memif). */
   memifDir?: string;
+  /** Serve Prometheus metrics here (NSM_METRICS_LISTEN_ON); unset = none. */
+  metricsListenOn?: string;
 }
 
 export interface Forwarder {
@@ -41,19 +45,22 @@ export interface Forwarder {
   readonly elements: readonly Element[];
   readonly adoption: AdoptionTable;
   readonly peering?: Peering;
+  readonly metrics?: { readonly port: number; readonly values: ForwarderMetrics };
   stop(): Promise<void>;
 }
 
-export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
+export async function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
+  const mon = monitor();
+  const values = options.metricsListenOn ? new ForwarderMetrics(options.name, { connections: () => mon.connections.values(), registry: options.registry }) : undefined;
+  const o = values ? { ...options, runner: values.timed(options.runner) } : options;
   const resolver = new NetnsResolver();
   const adoption = new AdoptionTable(o.runner, resolver, o.log, o.name);
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
-  const mon = monitor();
   const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
   const memifLeftovers = await rendezvous.scan();
   const registrations = new Registrations(o.name);
-  const peering = o.peering && await startPeering(o.peering, o);
+  const peering = o.peering && await startPeering(o.peering, { ...o, observe: values?.observe });
   const backend = peering?.registry ?? o.registry;
   const elements = forwarderElements({
     ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners: new Owners(adoption), monitor: mon, local: pool, peering,
@@ -63,7 +70,7 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs, guard: registrations });
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(served, o.log), mon.binding, ...registry.bindings],
+    services: [networkServiceBinding(served, o.log, values?.observe), mon.binding, ...registry.bindings],
   });
   const sweeper = setInterval(() => void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed')), Math.min(5000, o.registrationLifetimeMs / 4));
   sweeper.unref();
@@ -74,12 +81,15 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   adoptTimer.unref();
   const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs) : undefined;
   memifTimer?.unref();
+  const metricsServer = values && o.metricsListenOn ? await startMetricsServer(o.metricsListenOn, values.registry) : undefined;
   return {
     server,
     elements,
     adoption,
     peering,
+    metrics: values && metricsServer && { port: metricsServer.port, values },
     stop: async () => {
+      await metricsServer?.stop();
       clearInterval(sweeper);
       clearTimeout(adoptTimer);
       clearTimeout(memifTimer);

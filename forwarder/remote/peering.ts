@@ -2,7 +2,8 @@ import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import type { NetworkServiceServer } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
+import { networkServiceBinding, type CallObserver } from '../../sdk/grpc/networkservice-server.ts';
+import type { Connection, NetworkServiceRequest } from '../../proto/api.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
 import { mutualTlsDialOptions, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { Logger } from '../../sdk/log.ts';
@@ -47,6 +48,8 @@ export interface PeeringDeps {
   registry: RegistryBackend;
   dialTimeoutMs: number;
   log: Logger;
+  /** Told of every call peers make, for the forwarder's metrics. */
+  observe?: CallObserver<NetworkServiceRequest | Connection>;
 }
 
 /**
@@ -66,7 +69,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   };
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(delegate, d.log)],
+    services: [networkServiceBinding(delegate, d.log, d.observe)],
     credentials: o.tls ? mutualTlsServerCredentials(o.tls) : ServerCredentials.createInsecure(),
   });
   const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);

@@ -23,5 +23,6 @@ export const nseEnv = {
   NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
   NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
   NSM_MEMIF_SOCKET: str('', 'p2p: filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
+  NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics', (s) => { if (s) parseAddress(s); }),
   NSM_LOG_LEVEL: logLevel(),
 };

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Element } from '../../sdk/chain/types.ts';
 import type { ConfigOf } from '../../sdk/config/types.ts';
 import type { nseEnv } from './env.ts';
@@ -13,6 +14,8 @@ export interface ModeRuntime {
   readonly labels?: Record<string, string>;
   /** What the start-up log line says of the mode (its pool, its bridge...). */
   readonly describe: Record<string, unknown>;
+  /** Registers the mode's own metrics (its pool, its ports...) in the endpoint's registry. */
+  metrics?(registry: Registry): void;
   stop?(): Promise<void>;
 }
 
