@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
@@ -15,9 +15,14 @@ import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm
 
 export { podsOf } from './workload.ts';
 
-/** Every object of the files (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
+/** A folder stands for its YAML files in name order, its kustomization.yaml left out (as `kubectl apply -f DIR`). */
+const filesOf = (f: string) => (f !== '-' && statSync(f).isDirectory()
+  ? readdirSync(f).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort().map((n) => join(f, n))
+  : [f]);
+
+/** Every object of the files and folders (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
 export function readManifests(files: string[]): Manifest[] {
-  return files.flatMap((f) => {
+  return files.flatMap(filesOf).flatMap((f) => {
     const where = f === '-' ? 'standard input' : f;
     const docs = parseDocuments(readFileSync(f === '-' ? 0 : f, 'utf8'), where);
     return docs.flatMap((d, i) => (isObject(d) ? [asManifest(d, `${where}, document ${i + 1}`)] : []));

@@ -14,6 +14,9 @@ export interface Row {
   peer: string;
   mechanism: string;
   endpoint: string;
+  service: string;
+  /** The endpoint's bridge, for a connection to a bridge endpoint (its clients reach each other). */
+  bridge: string;
 }
 
 export function connections(state: State): Row[] {
@@ -26,6 +29,7 @@ export function connections(state: State): Row[] {
         pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
         address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
         mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
+        service: c.networkService, bridge: c.context?.extraContext.bridge ?? '',
       });
     }
   }
@@ -55,9 +59,23 @@ export function status(say: Say): State | undefined {
 export function pingMatrix(state: State): string[][] {
   return connections(state).map((r) => {
     const to = r.peer.split(',')[0]?.split('/')[0] ?? '';
-    const res = spawnSync('ip', ['netns', 'exec', r.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', r.ifname, to], { encoding: 'utf8', timeout: 10_000 });
+    const res = ping(r.netns, r.ifname, to, 3);
     const loss = /(\d+(?:\.\d+)?)% packet loss/.exec(res.stdout)?.[1] ?? '100';
     const rtt = /= [\d.]+\/([\d.]+)\//.exec(res.stdout)?.[1];
-    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.status === 0 ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
+    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.ok ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
   });
+}
+
+function ping(netns: string, ifname: string, to: string, count: number) {
+  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
+  return { ok: res.status === 0, stdout: res.stdout };
+}
+
+/** Each client of a bridge service pings every other client of the same service (a bridge, or a domain of bridges). */
+export function bridgeMatrix(state: State): string[][] {
+  const l2 = connections(state).filter((r) => r.bridge !== '');
+  return l2.flatMap((a) => l2.filter((b) => b !== a && b.service === a.service).map((b) => {
+    const to = b.address.split('/')[0];
+    return [a.service, a.pod, a.node, b.pod, b.node, to, ping(a.netns, a.ifname, to, 1).ok ? 'ok' : 'FAIL'];
+  }));
 }
