@@ -12,7 +12,7 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
   // Short lifetimes, so clients refresh (and heal) every couple of seconds.
   const mesh = await startMesh(t, p, 3, '10.250.210', { NSM_MAX_TOKEN_LIFETIME: '6s', NSM_EXPIRE_PERIOD: '6s' });
   const bridgeEnv = (i: number) => ({
-    NSM_MODE: 'bridge', NSM_BRIDGE_DOMAIN: 'lab', NSM_IP_POOL: `10.61.${i + 1}.0/24`, NSM_PAYLOAD: 'ETHERNET', NSM_MAX_TOKEN_LIFETIME: '6s',
+    NSM_MODE: 'bridge', NSM_BRIDGE_DOMAIN: 'lab', NSM_IP_POOL: `10.61.${i + 1}.0/24`, NSM_PAYLOAD: 'ETHERNET', NSM_MAX_TOKEN_LIFETIME: '6s', NSM_LOG_LEVEL: 'info',
   });
   const bridges = [0, 1, 2].map((i) => addNetns(t, `${p}-b${i + 1}`));
   const startBridge = (i: number) => mesh.startEndpoint(i, bridges[i], `bridge-${i + 1}`, SERVICE, '10.61.0.0/16', bridgeEnv(i));
@@ -55,6 +55,19 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
       t.same(counts.first, [1, 1], `from client ${from + 1}: one copy at each other client`);
       t.same(counts.later, [1, 1], 'and still one a few seconds later');
     }
+  });
+
+  await t.test('a bridge endpoint that crashed and restarts closes the links it had asked for and asks again: still one link per pair', async (t) => {
+    const before = links(1).map((l) => l.ifname);
+    endpoints[1].child.kill('SIGKILL');
+    await endpoints[1].exited;
+    endpoints[1] = await startBridge(1);
+    await waitFor('bridge 2 to say it closed the links of its previous run', () => /closed the links of a previous run/.test(endpoints[1].output()), 10_000);
+    await waitFor('bridge 2 linked again', () => links(1).length === 2 && links(0).length === 2, 20_000);
+    t.same(links(1).map((l) => l.ifname).sort(), before.sort(), 'the same two ports: its link to bridge 1 asked for again under its name, bridge 3\'s link to it kept');
+    t.ok(pings(clients[1], address(0)).ok && pings(clients[2], address(1)).ok, 'its client and the others still reach each other');
+    const counts = await countBroadcast(t, { netns: clients[1], ifname: 'nsm-1' }, '10.61.200.3', [0, 2].map((i) => ({ netns: clients[i], ifname: 'nsm-1' })));
+    t.same([counts.first, counts.later], [[1, 1], [1, 1]], 'a broadcast still arrives once at each other client');
   });
 
   await t.test('a bridge endpoint pod deleted: the other two nodes stay connected; back again, its clients rejoin', async (t) => {
