@@ -1,5 +1,5 @@
 import { ConnectionContext } from '../../../proto/api.ts';
-import { closeThenRelease } from '../../../sdk/chain/rollback.ts';
+import { closeThenRelease, doNextOrUndo } from '../../../sdk/chain/rollback.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
 import { macOf } from './mac.ts';
 import type { SubnetPool } from './subnet-pool.ts';
@@ -21,19 +21,18 @@ export function clientAddresses(pool: SubnetPool, bridgeName: string): Element {
     async request(ctx, req, next) {
       const conn = req.connection!;
       const fresh = pool.get(conn.id) === undefined;
-      const ip = pool.allocate(conn.id, conn.context?.ipContext?.srcIpAddrs[0]?.split('/')[0]);
-      const context = ConnectionContext.fromPartial({
-        ...conn.context,
-        ipContext: { srcIpAddrs: [pool.withLength(ip)], dstIpAddrs: [pool.withLength(pool.bridgeAddress)] },
-        ethernetContext: { srcMac: macOf(ip), dstMac: bridgeMac },
-        extraContext: { ...conn.context?.extraContext, bridge: bridgeName },
-      });
-      try {
-        return await next.request(ctx, { ...req, connection: { ...conn, context } });
-      } catch (err) {
+      const wanted = conn.context?.ipContext?.srcIpAddrs[0]?.split('/')[0];
+      return doNextOrUndo(ctx, 'client-addresses', async () => pool.allocate(conn.id, wanted), (ip) => {
+        const context = ConnectionContext.fromPartial({
+          ...conn.context,
+          ipContext: { srcIpAddrs: [pool.withLength(ip)], dstIpAddrs: [pool.withLength(pool.bridgeAddress)] },
+          ethernetContext: { srcMac: macOf(ip), dstMac: bridgeMac },
+          extraContext: { ...conn.context?.extraContext, bridge: bridgeName },
+        });
+        return next.request(ctx, { ...req, connection: { ...conn, context } });
+      }, async () => {
         if (fresh) pool.release(conn.id);
-        throw err;
-      }
+      });
     },
     close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => pool.release(conn.id)),
   };

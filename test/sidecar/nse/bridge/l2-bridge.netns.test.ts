@@ -4,7 +4,7 @@ import t from 'tap';
 import { Connection, kernelMechanism, NetworkServiceRequest } from '../../../../proto/api.ts';
 import { fromNamespace } from '../../../fixtures/foreign.ts';
 import { bridgePorts, countBroadcast, interfaceOf, pings } from '../../../fixtures/l2.ts';
-import { addNetns, ip, link, runNsm, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../../../fixtures/netns.ts';
+import { addNetns, inodeUrlOf, ip, link, runNsm, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../../../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
 const isFile = (path: string) => {
@@ -13,10 +13,6 @@ const isFile = (path: string) => {
   } catch {
     return false;
   }
-};
-const inodeOf = (netns: string) => {
-  const s = statSync(`/run/netns/${netns}`);
-  return `inode://${s.dev}/${s.ino}`;
 };
 
 t.test('one bridge, three clients on one node', { skip, timeout: 180_000 }, async (t) => {
@@ -127,7 +123,7 @@ t.test('one bridge, three clients on one node', { skip, timeout: 180_000 }, asyn
     t.equal(interfaceOf(t1)?.address, '10.63.5.2', 'a /30 pool: the bridge takes .1, one client .2');
     const request = (netns: string) => NetworkServiceRequest.toJSON({
       connection: Connection.fromPartial({ id: 't2-0', networkService: 'l2-tiny', path: { index: 0, pathSegments: [{ name: 't2', id: 't2-0' }] } }),
-      mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeOf(netns) })],
+      mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeUrlOf(netns) })],
     });
     const [answer] = await fromNamespace(t, t2, { forwarder: sock, calls: [{ kind: 'request', request: request(t2) }] });
     t.equal(answer.code, 'RESOURCE_EXHAUSTED', answer.message);
