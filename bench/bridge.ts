@@ -147,7 +147,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (err: Error) => {
-  console.error(`bench:bridge: ${err.message}`);
+main().then((code) => process.exit(code), (err: unknown) => {
+  console.error(`bench:bridge: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

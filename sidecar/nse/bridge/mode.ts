@@ -1,8 +1,10 @@
 import { ownNetnsUrl } from '../../../sdk/netns.ts';
 import { kernelAnswer } from '../elements/kernel-answer.ts';
 import type { EndpointMode } from '../modes.ts';
+import { poolMetrics } from '../pool-metrics.ts';
 import { clientAddresses } from './client-addresses.ts';
 import { BridgeDomain } from './domain.ts';
+import { linkMetrics } from './domain-metrics.ts';
 import { domainMtu } from './domain-mtu.ts';
 import { BRIDGE_DOMAIN_LABEL } from './labels.ts';
 import { closeLeftoverLinks } from './leftover-links.ts';
@@ -38,6 +40,7 @@ export const bridgeMode: EndpointMode = {
     }) : undefined;
     if (domain && how === 'adopted') await closeLeftoverLinks(bridge, domain.dial, o.name, o.log);
     domain?.start();
+    const labels: Record<string, string> = s.domain ? { [BRIDGE_DOMAIN_LABEL]: s.domain } : {};
     return {
       elements: [
         ...(domain ? [peerLinks(domain, netnsUrl, s.bridge), domainMtu(domain, s.domain, SETTLE_MS)] : []),
@@ -45,8 +48,12 @@ export const bridgeMode: EndpointMode = {
         pinNeighbour(bridge),
         kernelAnswer(netnsUrl, { bridge: s.bridge, isolated: false }),
       ],
-      labels: s.domain ? { [BRIDGE_DOMAIN_LABEL]: s.domain } : {} as Record<string, string>,
+      labels,
       describe: { bridge: s.bridge, how, address: s.pool.withLength(s.pool.bridgeAddress), pool: s.pool.pool.cidr, domain: s.domain || undefined, heldForReturningClients: held.length },
+      metrics: (registry) => {
+        poolMetrics(registry, s.pool);
+        if (domain) linkMetrics(registry, domain);
+      },
       stop: async () => {
         clearTimeout(forget);
         await domain?.stop();

@@ -47,6 +47,16 @@ export class SubnetPool {
     return this.#byConn.size;
   }
 
+  /** Addresses the pool hands out to clients. */
+  get size(): number {
+    return this.#last - this.#first + 1;
+  }
+
+  /** Addresses clients hold, or are held for returning ones. */
+  get used(): number {
+    return this.#used.size;
+  }
+
   get(connId: string): string | undefined {
     const n = this.#byConn.get(connId);
     return n === undefined ? undefined : ipv4Text(n);
@@ -108,6 +118,6 @@ function block(variable: string, cidr: string): Ipv4Block {
   try {
     return ipv4Block(cidr);
   } catch (err) {
-    throw new Error(`${variable}=${cidr}: ${(err as Error).message}`);
+    throw new Error(`${variable}=${cidr}: ${(err as Error).message}`, { cause: err });
   }
 }

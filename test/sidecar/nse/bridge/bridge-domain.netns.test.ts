@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import t from 'tap';
+import { scrape, value } from '../../../fixtures/metrics.ts';
 import { countBroadcast, bridgePorts, interfaceOf, pings } from '../../../fixtures/l2.ts';
 import { startMesh } from '../../../fixtures/mesh.ts';
 import { addNetns, ip, spawnNsm, uniquePrefix, waitFor, whyNoKernelTests } from '../../../fixtures/netns.ts';
@@ -15,7 +16,8 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
     NSM_MODE: 'bridge', NSM_BRIDGE_DOMAIN: 'lab', NSM_IP_POOL: `10.61.${i + 1}.0/24`, NSM_PAYLOAD: 'ETHERNET', NSM_MAX_TOKEN_LIFETIME: '6s', NSM_LOG_LEVEL: 'info',
   });
   const bridges = [0, 1, 2].map((i) => addNetns(t, `${p}-b${i + 1}`));
-  const startBridge = (i: number) => mesh.startEndpoint(i, bridges[i], `bridge-${i + 1}`, SERVICE, '10.61.0.0/16', bridgeEnv(i));
+  ip(['-n', bridges[0], 'link', 'set', 'lo', 'up']);
+  const startBridge = (i: number) => mesh.startEndpoint(i, bridges[i], `bridge-${i + 1}`, SERVICE, '10.61.0.0/16', { ...bridgeEnv(i), ...(i === 0 ? { NSM_METRICS_LISTEN_ON: '127.0.0.1:9193' } : {}) });
   const endpoints = await Promise.all([0, 1, 2].map(startBridge));
   const links = (i: number) => bridgePorts(bridges[i]).filter((x) => x.isolated && x.up);
   await waitFor('a link between every two bridges', () => [0, 1, 2].every((i) => links(i).length === 2), 20_000);
@@ -38,6 +40,9 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
       t.match(conn.context.ipContext.srcIpAddrs[0], new RegExp(`^10\\.61\\.${i + 1}\\.\\d+/16$`), 'an address of its bridge\'s pool, with the prefix\'s length');
       t.equal(interfaceOf(clients[i])?.mtu, 1450, 'the domain\'s MTU: a VXLAN hop');
     }
+    const metrics = scrape(bridges[0], 9193);
+    t.same(['nsm_nse_bridge_links', 'nsm_nse_bridge_domain_mtu', 'nsm_nse_address_pool_size', 'nsm_nse_addresses{state="used"}'].map((s) => value(metrics, s)), [2, 1450, 253, 1],
+      'bridge 1\'s metrics: two links, their MTU, its /24 pool less its own address, one client');
   });
 
   await t.test('clients on different nodes reach each other over the tunnels, at full size and not one byte more', async (t) => {
@@ -58,15 +63,20 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
   });
 
   await t.test('a bridge endpoint that crashed and restarts closes the links it had asked for and asks again: still one link per pair', async (t) => {
-    const before = links(1).map((l) => l.ifname);
-    endpoints[1].child.kill('SIGKILL');
-    await endpoints[1].exited;
-    endpoints[1] = await startBridge(1);
-    await waitFor('bridge 2 to say it closed the links of its previous run', () => /closed the links of a previous run/.test(endpoints[1].output()), 10_000);
-    await waitFor('bridge 2 linked again', () => links(1).length === 2 && links(0).length === 2, 20_000);
-    t.same(links(1).map((l) => l.ifname).sort(), before.sort(), 'the same two ports: its link to bridge 1 asked for again under its name, bridge 3\'s link to it kept');
-    t.ok(pings(clients[1], address(0)).ok && pings(clients[2], address(1)).ok, 'its client and the others still reach each other');
-    const counts = await countBroadcast(t, { netns: clients[1], ifname: 'nsm-1' }, '10.61.200.3', [0, 2].map((i) => ({ netns: clients[i], ifname: 'nsm-1' })));
+    // The bridge that registered last asked for both its links (which one that is depends on who registered first).
+    const k = [0, 1, 2].find((i) => links(i).filter((l) => l.ifname.startsWith('nsmp')).length === 2)!;
+    const others = [0, 1, 2].filter((i) => i !== k);
+    t.ok(k !== undefined, 'one bridge asked for a link to each of the others');
+    const before = links(k).map((l) => l.ifname);
+    endpoints[k].child.kill('SIGKILL');
+    await endpoints[k].exited;
+    endpoints[k] = await startBridge(k);
+    await waitFor(`bridge ${k + 1} to say it closed the links of its previous run`, () => /closed the links of a previous run/.test(endpoints[k].output()), 10_000)
+      .catch((err: Error) => { throw new Error(`${err.message}; it said: ${endpoints[k].output()}`); });
+    await waitFor(`bridge ${k + 1} linked again`, () => [0, 1, 2].every((i) => links(i).length === 2), 20_000);
+    t.same(links(k).map((l) => l.ifname).sort(), before.sort(), 'the same two ports: both links asked for again under their names');
+    t.ok(others.every((i) => pings(clients[k], address(i)).ok && pings(clients[i], address(k)).ok), 'its client and the others still reach each other');
+    const counts = await countBroadcast(t, { netns: clients[k], ifname: 'nsm-1' }, '10.61.200.3', others.map((i) => ({ netns: clients[i], ifname: 'nsm-1' })));
     t.same([counts.first, counts.later], [[1, 1], [1, 1]], 'a broadcast still arrives once at each other client');
   });
 
