@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FORWARDER_NODE_OPTIONS } from '../forwarder/node-options.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, isClient, readManifests } from './apply.ts';
 import type { Manifest } from './workload.ts';
@@ -9,6 +10,9 @@ import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
 import { buildUnderlay, freeSubnet } from './topology.ts';
 
+
+/** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
+const FORWARDER_METRICS_PORT = 9091;
 export type Say = (line: string) => void;
 
 function baseEnv(logLevel: string): NodeJS.ProcessEnv {
@@ -57,6 +61,8 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       NSM_NAME: `${NETNS_PREFIX}${node.name}`, NSM_LISTEN_ON: `unix://${forwarderSocket(node.name)}`, NSM_REGISTRY_DIR: paths.registry,
       NSM_TLS_CA_FILE: ca.cert, NSM_TLS_CERT_FILE: leaf.cert, NSM_TLS_KEY_FILE: leaf.key,
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
+      NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
+      NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
     }));
   }
   saveState(state);
@@ -69,7 +75,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       }
       await sleep(50);
     }
-    say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001`);
+    say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001, metrics: ip netns exec ${node.netns} curl http://${node.ip}:${FORWARDER_METRICS_PORT}/metrics`);
   }
   return state;
 }
