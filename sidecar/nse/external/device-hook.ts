@@ -10,8 +10,14 @@ const appliedKey = metaKey<string>('device-hook.applied');
 /** What the hook reads on stdin: the connection as the endpoint answers it, in the form clients write to their connections directory. */
 export const hookInput = (conn: Connection) => `${JSON.stringify(Connection.toJSON(conn), null, 2)}\n`;
 
-/** What `apply` depends on: everything but the path, whose expiry and tokens change on every refresh. */
-const parametersOf = (conn: Connection) => JSON.stringify(Connection.toJSON({ ...conn, path: undefined }));
+/**
+ * What `apply` depends on: the connection without its path (expiry and tokens change on every
+ * refresh) and without the context's extra entries (what forwarders tell their clients).
+ */
+const parametersOf = (conn: Connection) => {
+  const context = conn.context && { ...conn.context, extraContext: {} };
+  return JSON.stringify(Connection.toJSON({ ...conn, path: undefined, context }));
+};
 
 /**
  * Configures the device once the connection is negotiated, before the endpoint answers:
