@@ -53,7 +53,7 @@ export interface ChainParts {
 function tunnelSwitch(p: ChainParts, peering: Peering): Element {
   const deps = { runner: p.runner, resolver: p.resolver, tunnels: peering.tunnels, vnis: peering.vnis, adoption: p.adoption };
   const client = tunnelClient(deps);
-  const answer = endpointAnswer(p.endpoints, () => meshNodes(peering.registry, peering.tunnels.underlay.ip));
+  const answer = endpointAnswer(p.endpoints, () => ({ meshNodes: meshNodes(peering.registry, peering.tunnels.underlay.ip), deviceCidrs: peering.deviceCidrs }));
   const local = callEndpoint(p.local, peering.registry, p.requestTimeoutMs);
   return remoteSwitch(peering.registry, {
     client: [client, callEndpoint(peering.peers, peering.registry, p.requestTimeoutMs)],

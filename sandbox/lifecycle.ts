@@ -8,7 +8,7 @@ import type { Manifest } from './workload.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
-import { attachDevice, buildUnderlay, freeSubnet } from './topology.ts';
+import { attachDevice, buildUnderlay, DEVICE_SUBNET, freeSubnet } from './topology.ts';
 
 
 /** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
@@ -75,6 +75,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames:
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
       NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
       NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      NSM_EXTERNAL_DEVICE_CIDRS: `${DEVICE_SUBNET}.0/24`,
     }));
   }
   saveState(state);

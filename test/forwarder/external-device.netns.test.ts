@@ -1,8 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
+import { Connection, kernelMechanism, NetworkServiceEndpoint, RegistryNetworkService, vxlanMechanism } from '../../proto/api.ts';
+import { EXTERNAL_DEVICE_LABEL } from '../../proto/external.ts';
+import { fromNamespace } from '../fixtures/foreign.ts';
 import { startMesh } from '../fixtures/mesh.ts';
 import { addNetns, links, ping, ROOT, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests, type T } from '../fixtures/netns.ts';
 
@@ -70,7 +73,7 @@ function gone(pid: number): boolean {
 async function deviceMesh(t: T, tag: string, subnet: string) {
   const p = uniquePrefix(tag);
   // Short lifetimes so that `nsm nsc run` refreshes within the test.
-  const mesh = await startMesh(t, p, 2, subnet, { NSM_MAX_TOKEN_LIFETIME: '6s' });
+  const mesh = await startMesh(t, p, 2, subnet, { NSM_MAX_TOKEN_LIFETIME: '6s', NSM_EXTERNAL_DEVICE_CIDRS: '192.0.2.0/24' });
   const device = mesh.addDevice('router');
   const dir = tempDir(t, `${p}-hooks`);
   const endpointEnv = (hook: string, extra: Record<string, string> = {}) => ({
@@ -197,4 +200,41 @@ t.test('a hook that hangs: the request fails at NSM_REQUEST_TIMEOUT and the hook
   t.pass('the hook and the sleep it started were killed');
   t.same(nsmLinks(c1), [], 'no interface in the client pod');
   t.same(extraLinks(mesh.nodes[0].netns), [], 'nothing on the node');
+});
+
+t.test('an endpoint standing for a device may not point a client\'s tunnel at a node of the mesh, nor outside the device ranges', { skip, timeout: 120_000 }, async (t) => {
+  const { p, mesh } = await deviceMesh(t, 'exz', '10.250.214');
+  const [a, b] = mesh.nodes;
+  const evil = addNetns(t, `${p}-evil`);
+  const socket = join(mesh.dir, 'evil.sock');
+  const own = statSync(`/run/netns/${evil}`);
+  const attempt = (dstIp: string) => fromNamespace(t, evil, {
+    forwarder: `unix://${a.socket}`,
+    serve: { socket, answer: vxlanMechanism({ srcIp: a.ip, dstIp, srcPort: 4789, dstPort: 4789, vni: 77 }) },
+    calls: [
+      { kind: 'registerService', ns: RegistryNetworkService.toJSON({ name: 'evil-svc', payload: 'ETHERNET', matches: [], pathIds: [] }) },
+      {
+        kind: 'registerEndpoint',
+        nse: NetworkServiceEndpoint.toJSON(NetworkServiceEndpoint.fromPartial({ name: 'evil-ep', networkServiceNames: ['evil-svc'], networkServiceLabels: { 'evil-svc': { labels: { [EXTERNAL_DEVICE_LABEL]: 'true' } } }, url: `unix://${socket}` })),
+      },
+      {
+        kind: 'request',
+        request: {
+          connection: Connection.toJSON(Connection.fromPartial({ id: 'evil-1', networkService: 'evil-svc', path: { index: 0, pathSegments: [{ name: 'evil', id: 'evil-1' }] } })),
+          mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: `inode://${own.dev}/${own.ino}` })],
+        },
+      },
+    ],
+    cleanUp: true,
+  });
+  const self = await attempt(a.ip);
+  t.same(self.slice(0, 2).map((x) => x.code), ['OK', 'OK'], 'a pod may register an endpoint that stands for a device');
+  t.equal(self[2].code, 'PERMISSION_DENIED', self[2].message);
+  t.match(self[2].message, new RegExp(`endpoint evil-ep: it points the tunnel at ${a.ip.replaceAll('.', '\\.')}, a node of the mesh`), 'not at a node of the mesh');
+  // node2 runs no endpoint, so node1 does not know it as a node: the device ranges keep the tunnel out of it.
+  const other = await attempt(b.ip);
+  t.equal(other[2].code, 'PERMISSION_DENIED', other[2].message);
+  t.match(other[2].message, new RegExp(`it points the tunnel at ${b.ip.replaceAll('.', '\\.')}, outside the addresses this node lets tunnels point at \\(NSM_EXTERNAL_DEVICE_CIDRS=192\\.0\\.2\\.0/24\\)`), 'nor outside the device ranges');
+  t.same(nsmLinks(evil), [], 'no tunnel in the caller');
+  t.same(extraLinks(a.netns), [], 'nothing on the node');
 });
