@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { Connection, kernelMechanism, NetworkServiceEndpoint, RegistryNetworkService, vxlanMechanism } from '../../proto/api.ts';
 import { EXTERNAL_DEVICE_LABEL } from '../../proto/external.ts';
 import { fromNamespace } from '../fixtures/foreign.ts';
+import { captureVxlan } from '../fixtures/capture.ts';
 import { startMesh } from '../fixtures/mesh.ts';
 import { addNetns, links, ping, ROOT, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests, type T } from '../fixtures/netns.ts';
 
@@ -41,17 +42,6 @@ function recordedExampleHook(dir: string) {
     return { action, conn: JSON.parse(rest.join(' ')), raw: rest.join(' ') };
   });
   return { path, calls };
-}
-
-/** tcpdump on one port of the underlay bridge, bounded by `seconds` and `count`. */
-function capture(ulNetns: string, port: string, count: number, seconds: number): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ulNetns, 'timeout', String(seconds), 'tcpdump', '-i', port, '-nn', '-l', '-c', String(count), 'udp', 'port', '4789'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('exit', () => resolve(out));
-  });
 }
 
 interface VxlanInfo { ifname: string; ifalias?: string; linkinfo?: { info_kind: string; info_data?: { id?: number; remote?: string; local?: string } } }
@@ -110,8 +100,8 @@ for (const where of ['another node', 'the client\'s node'] as const) {
     t.equal(clientEnd?.linkinfo?.info_data?.remote, device.ip, 'pointing at the device');
     t.equal(conn.context.MTU, 1450, 'MTU = underlay 1500 - 50');
 
-    const towardsDevice = capture(ul, 'port1', 4, 10);
-    const towardsB = capture(ul, 'port2', 1, 6);
+    const towardsDevice = captureVxlan(ul, 'port1', 4, 10);
+    const towardsB = captureVxlan(ul, 'port2', 1, 6);
     await new Promise((resolve) => setTimeout(resolve, 500));
     t.ok(ping(c1, deviceAddress(conn)), `the client pings the device's end of the tunnel (${deviceAddress(conn)})`);
     t.ok(ping(c1, deviceAddress(conn)), 'again');
