@@ -1,5 +1,6 @@
 import { Connection } from '../../../proto/api.ts';
 import { metaKey } from '../../../sdk/chain/metadata.ts';
+import { undoThenClose } from '../../../sdk/chain/rollback.ts';
 import { KeyedSerializer } from '../../../sdk/chain/serialize.ts';
 import type { Element } from '../../../sdk/chain/types.ts';
 import type { Hook } from './hook.ts';
@@ -47,11 +48,9 @@ export function deviceHook(hook: Hook): Element {
       appliedKey.set(ctx, parameters);
       return conn;
     },
-    async close(ctx, conn, next) {
+    close(ctx, conn, next) {
       appliedKey.delete(ctx);
-      const failure = await runs.run(conn.id, () => hook.run('delete', hookInput(conn))).then(() => undefined, (err: unknown) => err);
-      await next.close(ctx, conn);
-      if (failure) throw failure;
+      return undoThenClose(ctx, conn, next, () => runs.run(conn.id, () => hook.run('delete', hookInput(conn))));
     },
   };
 }

@@ -64,8 +64,8 @@ export class Hook {
         this.#log.warn({ hook: this.path, action, err: err.message }, 'hook failed');
         reject(err);
       };
-      child.stderr!.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-STDERR_KEPT)));
-      child.stdin!.on('error', () => {}); // a hook that does not read its input closes the pipe early
+      child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-STDERR_KEPT)));
+      child.stdin.on('error', () => {}); // a hook that does not read its input closes the pipe early
       child.once('error', (err: NodeJS.ErrnoException) => {
         finish(new NsmError('FAILED_PRECONDITION', `${shown} could not be started (${err.code ?? err.message}): NSM_EXTERNAL_HOOK must name an executable file`));
       });
@@ -77,16 +77,16 @@ export class Hook {
           else if (code === 0) finish();
           else finish(new NsmError('FAILED_PRECONDITION', `${shown} ${code !== null ? `exited with ${code}` : `was killed by ${sig}`}${quoted}`));
         };
-        if (child.stderr!.readableEnded) settle();
+        if (child.stderr.readableEnded) settle();
         else {
           const grace = setTimeout(settle, STDERR_GRACE_MS);
-          child.stderr!.once('end', () => {
+          child.stderr.once('end', () => {
             clearTimeout(grace);
             settle();
           });
         }
       });
-      child.stdin!.end(input);
+      child.stdin.end(input);
     });
   }
 }
