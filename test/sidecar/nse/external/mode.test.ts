@@ -1,5 +1,6 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import t from 'tap';
 import { EXTERNAL_DEVICE_LABEL } from '../../../../proto/external.ts';
 import { ConfigError, loadConfig } from '../../../../sdk/config/types.ts';
@@ -35,6 +36,9 @@ t.test('NSM_MODE=external starts with a device, a hook and a pool, and registers
   t.same(mode.describe.mechanisms, ['GRE', 'VXLAN'], 'in the given order, case-insensitive');
   t.same(mode.elements.map((e) => e.name), ['assign-addresses', 'tunnel-answer', 'device-hook']);
   t.equal(loadConfig(nseEnv, {}).NSM_EXTERNAL_MECHANISMS[0], 'VXLAN', 'VXLAN by default');
+  const registry = new Registry();
+  mode.metrics?.(registry);
+  t.match(await registry.metrics(), /nsm_nse_address_pool_size 65534/, 'the pool is reported as in p2p mode');
 });
 
 t.test('missing or malformed settings stop the endpoint naming the variable', async (t) => {
