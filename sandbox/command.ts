@@ -8,9 +8,15 @@ import { applyFiles, down, up } from './lifecycle.ts';
 import { bridgeMatrix, connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
 
-/** The examples the demo can run, each with the nodes it needs. */
-const DEMO_EXAMPLES: Record<string, number> = { kernel2kernel: 1, kernel2ethernet2kernel: 2, 'l2-bridge': 1, 'bridge-domain': 3 };
-const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'bridge-domain'];
+/** The examples the demo can run, each with the nodes and the devices outside the cluster it needs. */
+const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[] }> = {
+  kernel2kernel: { nodes: 1 },
+  kernel2ethernet2kernel: { nodes: 2 },
+  'external-device': { nodes: 2, devices: ['router1'] },
+  'l2-bridge': { nodes: 1 },
+  'bridge-domain': { nodes: 3 },
+};
+const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function demoExamples(args: string[]): string[] {
@@ -35,12 +41,24 @@ function nodeCount(args: string[]): number {
   return n;
 }
 
+/** Every `--external NAME` (the option may repeat). */
+function deviceNames(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--external') continue;
+    const name = args[i + 1];
+    if (!name || name.startsWith('-')) throw new NsmError('INVALID_ARGUMENT', '--external needs the name of a device outside the cluster, e.g. --external router1');
+    out.push(name);
+  }
+  return out;
+}
+
 async function demo(examples: string[], keep: boolean, level: string): Promise<number> {
   const started = Date.now();
-  const nodes = Math.max(...examples.map((e) => DEMO_EXAMPLES[e]));
+  const nodes = Math.max(...examples.map((e) => DEMO_EXAMPLES[e].nodes));
   await requireHost({ buildsNodes: true, nodes });
   try {
-    await up(level, say, nodes);
+    await up(level, say, nodes, [...new Set(examples.flatMap((e) => DEMO_EXAMPLES[e].devices ?? []))]);
     for (const e of examples) await applyFiles([resolve(import.meta.dirname, '../examples', e)], level, say);
     const clients = () => loadState()!.pods.filter((p) => p.connectionsDir).length;
     const until = Date.now() + 10_000;
@@ -68,17 +86,17 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: `up [--nodes N] | apply -f FILE|DIR|- | status | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
+  usage: `up [--nodes N] [--external NAME]... | apply -f FILE|DIR|- | status | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say, nodeCount(args)); return 0;
+      case 'up': await up(level, say, nodeCount(args), deviceNames(args)); return 0;
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'down': await down(say); return 0;
       case 'demo': return demo(demoExamples(args.slice(1)), args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N], apply -f FILE, status, down or demo [EXAMPLE...] [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME], apply -f FILE, status, down or demo [EXAMPLE...] [--keep]`);
     }
   },
 });
