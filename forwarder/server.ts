@@ -2,7 +2,7 @@ import { begin } from '../sdk/chain/begin.ts';
 import { chain } from '../sdk/chain/chain.ts';
 import { metadata } from '../sdk/chain/metadata.ts';
 import type { Element } from '../sdk/chain/types.ts';
-import { monitor } from '../sdk/elements/monitor.ts';
+import { monitor, type Monitor } from '../sdk/elements/monitor.ts';
 import { timeout } from '../sdk/elements/timeout.ts';
 import { updatePath } from '../sdk/elements/update-path.ts';
 import { networkServiceBinding } from '../sdk/grpc/networkservice-server.ts';
@@ -12,6 +12,7 @@ import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
 import { connectionOwner, Owners, releaseOwner } from './authz/ownership.ts';
 import { endpointAnswer } from './authz/endpoint-answer.ts';
+import { monitorScope } from './authz/monitor-scope.ts';
 import { ownNamespaceOnly } from './authz/own-namespace.ts';
 import { Registrations } from './authz/registrations.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
@@ -26,6 +27,9 @@ import { kernelVeth } from './elements/kernel-veth.ts';
 import { memifShortcut } from './elements/memif-shortcut.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
 import { roundRobin } from './elements/roundrobin.ts';
+import { heal } from './heal/element.ts';
+import { Healer } from './heal/healer.ts';
+import { skipGoneEndpoints } from './heal/skip-gone.ts';
 import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
 
 export interface ForwarderOptions {
@@ -53,6 +57,8 @@ export interface Forwarder {
   readonly elements: readonly Element[];
   readonly adoption: AdoptionTable;
   readonly peering?: Peering;
+  readonly monitor: Monitor;
+  readonly healer: Healer;
   stop(): Promise<void>;
 }
 
@@ -60,7 +66,7 @@ export interface Forwarder {
 export function forwarderElements(
   o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element,
   peering?: Peering, rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR),
-  registrations = new Registrations(o.name), owners = new Owners(adoption),
+  registrations = new Registrations(o.name), owners = new Owners(adoption), healer?: Healer,
 ): Element[] {
   return [
     updatePath(o.name),
@@ -71,10 +77,12 @@ export function forwarderElements(
     releaseOwner(owners),
     timeout(o.connectionLifetimeMs),
     mon,
+    ...(healer ? [heal(healer)] : []),
     clientOffers(),
     negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
     clientNetns(resolver),
     discover(o.registry),
+    ...(healer ? [skipGoneEndpoints(healer.gone)] : []),
     roundRobin(),
     memifShortcut(rendezvous, resolver),
     ...(peering ? [peering.switch] : []),
@@ -89,13 +97,19 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
   const adoption = new AdoptionTable(o.runner, resolver, o.log, o.name);
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
-  const mon = monitor();
+  const owners = new Owners(adoption);
+  const mon = monitor({ visible: monitorScope(owners) });
   const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
   const memifLeftovers = await rendezvous.scan();
   const registrations = new Registrations(o.name);
-  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool, endpoints: registrations });
+  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool, endpoints: registrations, monitor: mon.binding });
   const backend = peering?.registry ?? o.registry;
-  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous, registrations);
+  const healer = new Healer({
+    name: o.name, monitor: mon, resolver, identities: registrations, registry: backend, locality: peering && ((nse) => peering.registry.locality(nse)),
+    localPool: pool, peerPool: peering?.pool, log: o.log,
+  });
+  await healer.start();
+  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous, registrations, owners, healer);
   const served = chain(elements);
   peering?.serve(served);
   const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs, guard: registrations });
@@ -117,7 +131,10 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     elements,
     adoption,
     peering,
+    monitor: mon,
+    healer,
     stop: async () => {
+      await healer.stop();
       clearInterval(sweeper);
       clearTimeout(adoptTimer);
       clearTimeout(memifTimer);

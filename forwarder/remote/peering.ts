@@ -2,8 +2,9 @@ import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { isIP } from 'node:net';
 import type { Element, NetworkServiceServer } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
+import type { ChannelSecurity } from '../../sdk/grpc/client.ts';
 import { networkServiceBinding } from '../../sdk/grpc/networkservice-server.ts';
-import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
+import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../../sdk/grpc/server.ts';
 import { mutualTlsDialOptions, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { Logger } from '../../sdk/log.ts';
 import type { Supported } from '../../sdk/negotiate.ts';
@@ -35,6 +36,8 @@ export interface Peering {
   readonly registry: LocalBypassRegistry;
   readonly supported: Supported[];
   readonly switch: Element;
+  /** The channels to peer forwarders, one per peer URL. */
+  readonly pool: ChannelPool;
   /** Makes the peer server answer with the forwarder's chain. */
   serve(chain: NetworkServiceServer): void;
   stop(): Promise<void>;
@@ -44,7 +47,16 @@ export function peerUrlOf(ip: string, port: number): string {
   return `tcp://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}`;
 }
 
-const peerDialOptions = (tls?: MutualTlsFiles) => (tls ? mutualTlsDialOptions(tls) : { credentials: credentials.createInsecure() });
+/**
+ * Keepalive pings on peer channels, so that a node that vanished without closing its
+ * connections (power loss, a cut cable) is noticed within seconds.
+ */
+const PEER_KEEPALIVE = { 'grpc.keepalive_time_ms': 1000, 'grpc.keepalive_timeout_ms': 1000, 'grpc.keepalive_permit_without_calls': 1 };
+
+function peerDialOptions(tls?: MutualTlsFiles): ChannelSecurity {
+  const security: ChannelSecurity = tls ? mutualTlsDialOptions(tls) : { credentials: credentials.createInsecure() };
+  return { ...security, channelOptions: { ...security.channelOptions, ...PEER_KEEPALIVE } };
+}
 
 export interface PeeringDeps {
   registry: RegistryBackend;
@@ -57,6 +69,8 @@ export interface PeeringDeps {
   dialTimeoutMs: number;
   requestTimeoutMs: number;
   log: Logger;
+  /** MonitorConnections, served to peers too (they relay what happens to their connections here). */
+  monitor?: ServiceBinding;
 }
 
 /**
@@ -75,7 +89,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   };
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(delegate, d.log)],
+    services: [networkServiceBinding(delegate, d.log), ...(d.monitor ? [d.monitor] : [])],
     credentials: o.tls ? mutualTlsServerCredentials(o.tls) : ServerCredentials.createInsecure(),
   });
   const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);
@@ -91,6 +105,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
     registry,
     supported: supportedTunnels(o.tunnels),
     switch: sw,
+    pool: peerPool,
     serve: (chain) => void (served = chain),
     stop: async () => {
       await server.stop(2000);
