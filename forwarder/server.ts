@@ -117,7 +117,15 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     listenOn: o.listenOn,
     services: [networkServiceBinding(served, o.log), mon.binding, ...registry.bindings],
   });
-  const sweeper = setInterval(() => void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed')), Math.min(5000, o.registrationLifetimeMs / 4));
+  // While the registry cannot be reached, and for one registration lifetime after, endpoints
+  // could not refresh their registrations: none is removed as expired meanwhile.
+  let registryProblemAt = -Infinity;
+  const sweep = () => {
+    if (backend.problem?.()) registryProblemAt = Date.now();
+    if (Date.now() - registryProblemAt < o.registrationLifetimeMs) return;
+    void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed'));
+  };
+  const sweeper = setInterval(sweep, Math.min(5000, o.registrationLifetimeMs / 4));
   sweeper.unref();
   // A connection lives one lifetime without a refresh (as the timeout element enforces); clients
   // that were backing off while no forwarder ran get that long to come back and claim theirs,
