@@ -143,6 +143,7 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     healer,
     stop: async () => {
       await healer.stop();
+      mon.endStreams();
       clearInterval(sweeper);
       clearTimeout(adoptTimer);
       clearTimeout(memifTimer);

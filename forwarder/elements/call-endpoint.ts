@@ -37,7 +37,11 @@ export class ChannelPool {
   }
 }
 
-/** Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on the connection). */
+/**
+ * Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on
+ * the connection). A Close whose signal is already aborted (its caller gave up, or the far side is
+ * known to be gone) is not sent.
+ */
 export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeoutMs: number): Element {
   const call = async <T>(url: string, f: (c: NetworkServiceClient) => Promise<T>): Promise<T> => {
     try {
@@ -55,6 +59,10 @@ export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeo
       return call(nse.url, (c) => c.request(req, { signal: ctx.signal, timeoutMs }));
     },
     async close(ctx, conn) {
+      if (ctx.signal.aborted) {
+        ctx.log.debug({ element: 'call-endpoint', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'Close given up before reaching the endpoint; its side of the connection expires on its own');
+        return;
+      }
       const url = endpointKey.get(ctx)?.url ?? registry.endpoints.get(conn.networkServiceEndpointName)?.url;
       if (!url) {
         ctx.log.warn({ element: 'call-endpoint', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'endpoint no longer registered; its side of the connection expires on its own');

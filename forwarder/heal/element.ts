@@ -1,18 +1,25 @@
 import type { Element } from '../../sdk/chain/types.ts';
 import type { Healer } from './healer.ts';
+import { interfaceOf } from './interface-closes.ts';
 
 /**
  * The chain's side of healing: after each successful Request the connection is watched (see
  * Healer); a Request for a connection whose data path broke first closes what is left of it below
- * this element and then builds it again; a failed Request whose far side turns out to be gone
- * closes the connection and answers NOT_FOUND. Place it after monitor, so that a rebuild is an
- * UPDATE to the streams and not a DELETE.
+ * this element and then builds it again; a Request whose far side stopped answering fails at
+ * once while it still does not; a failed Request whose far side turns out to be gone closes the
+ * connection and answers NOT_FOUND. Place it after monitor, so that a rebuild is an
+ * UPDATE to the streams and not a DELETE. A Request for a client interface that a Close of
+ * another connection is still removing waits for that Close (InterfaceCloses).
  */
 export function heal(healer: Healer): Element {
+  const closes = healer.closes;
   return {
     name: 'heal',
     async request(ctx, req, next) {
-      const broken = healer.takeBroken(req.connection!.id);
+      const id = req.connection!.id;
+      if (!healer.watched.get(id)) await closes.free(interfaceOf([req.connection!.mechanism, ...req.mechanismPreferences]));
+      await healer.checkFarSide(ctx, id);
+      const broken = healer.takeBroken(id);
       if (broken) {
         ctx.log.info({ element: 'heal', connId: broken.id, reason: broken.broken }, 'building the data path again');
         await next.close(ctx, broken.conn).catch((err: unknown) => ctx.log.warn({ element: 'heal', connId: broken.id, err }, 'removing what was left of a broken data path failed'));
@@ -28,7 +35,7 @@ export function heal(healer: Healer): Element {
     },
     close(ctx, conn, next) {
       healer.forget(conn.id);
-      return next.close(ctx, conn);
+      return closes.track(interfaceOf([conn.mechanism]), next.close(ctx, conn));
     },
   };
 }

@@ -14,6 +14,7 @@ import type { ChannelPool } from '../elements/call-endpoint.ts';
 import { chosenEndpointKey } from '../elements/roundrobin.ts';
 import type { Locality } from '../remote/local-bypass.ts';
 import { GoneEndpoints } from './gone-endpoints.ts';
+import { interfaceOf, InterfaceCloses } from './interface-closes.ts';
 import { KernelEvents, type KernelNews } from './kernel-events.ts';
 import { PeerRelay } from './peer-relay.ts';
 import { probe } from './probe.ts';
@@ -32,7 +33,7 @@ export interface HealerOptions {
   localPool: ChannelPool;
   peerPool?: ChannelPool;
   log: Logger;
-  /** How long a peer forwarder may take to answer a connection attempt before its node counts as gone (default 1 s). */
+  /** How long a peer forwarder's node may take to answer a connection attempt before it counts as gone (default 500 ms). */
   probeTimeoutMs?: number;
   /** Listen to the kernel's link and namespace events (default true). */
   kernelEvents?: boolean;
@@ -46,8 +47,8 @@ interface Verdict {
   silentPeer?: boolean;
 }
 
-/** A Close of a connection whose far side is gone waits no longer than this for it. */
-const GONE_CLOSE_LIMIT_MS = 5000;
+/** Why the Close of a connection whose far side is gone does not call it (its signal is aborted with this). */
+const FAR_SIDE_GONE = 'the far side is gone';
 
 /**
  * Healing at the forwarder: it learns as it happens that an endpoint or a data path is gone and
@@ -70,6 +71,8 @@ const GONE_CLOSE_LIMIT_MS = 5000;
 export class Healer {
   readonly watched = new WatchedConnections();
   readonly gone = new GoneEndpoints();
+  /** Closes in progress by the client interface they remove (see InterfaceCloses). */
+  readonly closes = new InterfaceCloses();
   readonly #o: HealerOptions;
   readonly #kernel: KernelEvents;
   readonly #relay: PeerRelay | undefined;
@@ -79,7 +82,7 @@ export class Healer {
 
   constructor(o: HealerOptions) {
     this.#o = o;
-    this.#probeMs = o.probeTimeoutMs ?? 1000;
+    this.#probeMs = o.probeTimeoutMs ?? 500;
     this.#kernel = new KernelEvents(o.log, (news) => this.#onKernel(news));
     this.#relay = o.peerPool && new PeerRelay(o.peerPool, o.name, { event: (url, e) => this.#onPeerEvent(url, e), lost: (url) => void this.#onPeerLost(url) });
   }
@@ -107,7 +110,7 @@ export class Healer {
     const events = eventFactory(ctx);
     const had = this.watched.get(resp.id);
     if (had && had.endpoint.name === endpoint.name) {
-      Object.assign(had, { conn: resp, events, endpoint });
+      Object.assign(had, { conn: resp, events, endpoint, down: undefined });
       this.#followFarSide(had);
       return;
     }
@@ -139,6 +142,24 @@ export class Healer {
   }
 
   /**
+   * Before a Request of a connection whose far side stopped answering: when it still does not
+   * (nothing serves the endpoint's socket, the peer forwarder refuses), fail at once instead of
+   * waiting out the dial timeout; when it turns out to be gone, close the connection and say so.
+   */
+  async checkFarSide(ctx: Ctx, id: string): Promise<void> {
+    const w = this.watched.get(id);
+    if (!w?.down || w.closing) return;
+    const answer = await probe(w.peer ?? w.endpoint.url, this.#probeMs, ctx.signal);
+    if (answer === 'serving') return;
+    const v = await this.#assess(w, ctx.signal);
+    if (v.gone) {
+      this.#close(w, v);
+      throw new NsmError('NOT_FOUND', `${v.why}; request the network service again to reach another endpoint`);
+    }
+    throw new NsmError('UNAVAILABLE', `${w.down}; the connection is kept (its data path is in the kernel) and refreshed once it answers again`);
+  }
+
+  /**
    * The error a failed Request answers with: when the far side did not answer (UNAVAILABLE) and
    * turns out to be gone, the connection is closed and the answer says so (NOT_FOUND), so the
    * client reselects at once; otherwise the failure as it was.
@@ -150,7 +171,7 @@ export class Healer {
     const w = this.watched.get(conn.id);
     const target = w ?? this.#targetOf(conn);
     if (!target || w?.closing) return err;
-    const v = await this.#assess(target);
+    const v = await this.#assess(target, ctx.signal).catch(() => ({ why: 'the caller gave up' }) as Verdict);
     if (!v.gone) return err;
     if (w) this.#close(w, v);
     else this.#markGone(target, v);
@@ -190,10 +211,10 @@ export class Healer {
     return (await this.#o.resolver.find(netnsUrlOf(netnsKey)).catch(() => undefined)) !== undefined;
   }
 
-  async #assess(t: Target): Promise<Verdict> {
+  async #assess(t: Target, signal?: AbortSignal): Promise<Verdict> {
     if (t.clientNetns && !(await this.#alive(t.clientNetns))) return { gone: 'client', why: `the client's network namespace ${netnsUrlOf(t.clientNetns)} is gone` };
     if (t.endpointNetns && !(await this.#alive(t.endpointNetns))) return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its network namespace no longer exists` };
-    if (t.peer && (await probe(t.peer, this.#probeMs)) === 'silent') {
+    if (t.peer && (await probe(t.peer, this.#probeMs, signal)) === 'silent') {
       return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its node does not answer (forwarder ${t.peer})`, silentPeer: true };
     }
     return { why: 'both ends are alive' };
@@ -212,7 +233,11 @@ export class Healer {
     this.#markGone(w, v);
     this.#o.log.info({ connId: w.id, endpoint: w.endpoint.name, reason: v.why }, v.gone === 'endpoint' ? 'endpoint gone: closing the connection so that its client reselects' : 'client gone: closing its connection');
     this.#o.monitor.closing(w.id);
-    void w.events.close({ signal: AbortSignal.timeout(GONE_CLOSE_LIMIT_MS) }).catch((err: unknown) => {
+    // An aborted Close removes this node's part and does not wait on the far side. It is tracked
+    // from now, not from when it gets its turn: a new connection for the client's interface name
+    // must wait for it.
+    const closed = w.events.close({ signal: AbortSignal.abort(FAR_SIDE_GONE) });
+    void this.closes.track(interfaceOf([w.conn.mechanism]), closed).catch((err: unknown) => {
       this.#o.log.warn({ connId: w.id, err: toNsmError(err).message }, 'closing a connection whose far side is gone failed; what is left expires');
     });
   }
@@ -220,6 +245,7 @@ export class Healer {
   #down(w: Watched, why: string, rebuild: boolean): void {
     if (w.closing) return;
     if (rebuild) w.broken = why;
+    else w.down = why;
     this.#o.log.info({ connId: w.id, endpoint: w.endpoint.name, reason: why }, rebuild ? 'data path broken, both ends alive: telling the client, the next request builds it again' : 'path impaired, both ends alive: telling the client');
     this.#o.monitor.down(w.id);
   }

@@ -21,6 +21,8 @@ export interface Watched extends Target {
   events: EventFactory;
   /** The data path broke while both ends live; the next Request builds it again. */
   broken?: string;
+  /** The channel to the far side was lost while both ends live (a process restarting): Requests check it first. */
+  down?: string;
   /** A Close was started: events about it change nothing more. */
   closing?: boolean;
 }

@@ -43,6 +43,8 @@ export interface Monitor extends Element {
    * DELETE.
    */
   closing(id: string): void;
+  /** Ends every open stream (the server is shutting down: its callers open them again elsewhere or later). */
+  endStreams(): void;
 }
 
 /**
@@ -54,6 +56,7 @@ export interface Monitor extends Element {
 export function monitor(options: MonitorOptions = {}): Monitor {
   const connections = new Map<string, Connection>();
   const watchers = new Set<(e: ConnectionEvent) => void>();
+  const streams = new Set<ServerWritableStream<MonitorScopeSelector, ConnectionEvent>>();
   const emit = (type: ConnectionEventType, conn: Connection) => {
     for (const w of watchers) w({ type, connections: { [conn.id]: conn } });
   };
@@ -71,8 +74,10 @@ export function monitor(options: MonitorOptions = {}): Monitor {
         if (picked.length > 0) call.write({ type: e.type, connections: Object.fromEntries(picked) });
       };
       watchers.add(watcher);
+      streams.add(call);
       const stop = () => {
         watchers.delete(watcher);
+        streams.delete(call);
         done();
       };
       call.on('cancelled', stop);
@@ -90,6 +95,9 @@ export function monitor(options: MonitorOptions = {}): Monitor {
       connections.set(id, down);
       emit(ConnectionEventType.UPDATE, down);
       return true;
+    },
+    endStreams() {
+      for (const call of [...streams]) call.end();
     },
     closing(id) {
       const conn = connections.get(id);

@@ -48,7 +48,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
       a.reset();
     }
     const current = k.conn;
-    const conn = await requestOnce(d, current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name), requestTimeoutMs, signal);
+    const conn = await requestOnce(d, current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name), requestTimeoutMs, k.attemptSignal(signal));
     stopWaiting();
     k.conn = conn;
     await writeConnection(dir, k.url.ifname, conn);
@@ -59,6 +59,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
   };
 
   const decide = async (error: unknown) => {
+    if (k.reselecting) return 'retry-uncounted';
     const e = toNsmError(error);
     if (e.code === 'NOT_FOUND' && k.conn) k.heal('reselect');
     // Only refusals count toward reselecting: while the forwarder (or the endpoint or peer
@@ -69,6 +70,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
   };
 
   const onFailure = (f: Failure) => {
+    if (k.reselecting) return;
     const e: NsmError = toNsmError(f.error);
     const fields = { connId: id, service: k.url.service, failures: f.failures, code: e.code, err: e.message, retryIn: seconds(f.retryInMs) };
     if (e.code === 'NOT_FOUND' && !k.conn) {
@@ -77,7 +79,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
         waitingForEndpoint = new AbortController();
         void wakeOnRegistration(d, k, AbortSignal.any([signal, waitingForEndpoint.signal]));
       }
-    } else log.warn({ ...fields, forwarderUp: f.counted || e.code === 'UNAVAILABLE' }, k.conn ? 'refresh failed; healing' : 'request failed; trying again');
+    } else log.warn({ ...fields, counted: f.counted }, k.conn ? 'refresh failed; healing' : 'request failed; trying again');
   };
 
   let period = 5000;

@@ -16,6 +16,7 @@ export class KeptConnection {
   /** Ends the wait before the next attempt or refresh. */
   readonly wakeup = new Wakeup();
   #pending: HealAction | undefined;
+  #attempt: AbortController | undefined;
 
   constructor(url: NsUrl, index: number, conn?: Connection) {
     this.url = url;
@@ -23,10 +24,25 @@ export class KeptConnection {
     this.conn = conn;
   }
 
-  /** Asks the loop to act now; a reselect outweighs a refresh asked for before it. */
+  /**
+   * Asks the loop to act now; a reselect outweighs a refresh asked for before it, and cuts short
+   * the attempt in flight (its answer would be about a connection the forwarder closed).
+   */
   heal(action: HealAction): void {
     if (action === 'reselect' || this.#pending === undefined) this.#pending = action;
+    if (action === 'reselect') this.#attempt?.abort();
     this.wakeup.wake();
+  }
+
+  /** The signal of the next attempt: aborted with `signal`, or by a reselect asked for meanwhile. */
+  attemptSignal(signal: AbortSignal): AbortSignal {
+    this.#attempt = new AbortController();
+    return AbortSignal.any([signal, this.#attempt.signal]);
+  }
+
+  /** Whether a reselect is waiting (an attempt that failed meanwhile was cut short for it). */
+  get reselecting(): boolean {
+    return this.#pending === 'reselect';
   }
 
   /** The action asked for since the last call, if any. */
