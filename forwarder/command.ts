@@ -7,6 +7,7 @@ import { parseAddress } from '../sdk/grpc/address.ts';
 import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
 import { kernelRunner } from './dataplane/netlink/runner.ts';
+import { held } from './held.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
@@ -56,6 +57,7 @@ export default defineCommand({
       memifDir: config.NSM_MEMIF_DIR,
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type) }, 'forwarder ready');
+    process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -59,6 +59,7 @@ export interface Forwarder {
   readonly peering?: Peering;
   readonly monitor: Monitor;
   readonly healer: Healer;
+  readonly owners: Owners;
   stop(): Promise<void>;
 }
 
@@ -141,6 +142,7 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     peering,
     monitor: mon,
     healer,
+    owners,
     stop: async () => {
       await healer.stop();
       mon.endStreams();

@@ -45,10 +45,14 @@ interface Verdict {
   why: string;
   /** The endpoint's node does not answer. */
   silentPeer?: boolean;
+  /** The endpoint process cannot answer any more (its namespace or its node is gone): the Close does not call it. */
+  endpointDead?: boolean;
 }
 
-/** Why the Close of a connection whose far side is gone does not call it (its signal is aborted with this). */
-const FAR_SIDE_GONE = 'the far side is gone';
+/** Why the Close of a connection whose endpoint is dead does not call it (its signal is aborted with this). */
+const ENDPOINT_DEAD = 'the endpoint is gone';
+/** How long the Close of a connection closed for its client or its endpoint's registration waits on the far side. */
+const CLOSE_LIMIT_MS = 5000;
 
 /**
  * Healing at the forwarder: it learns as it happens that an endpoint or a data path is gone and
@@ -213,9 +217,9 @@ export class Healer {
 
   async #assess(t: Target, signal?: AbortSignal): Promise<Verdict> {
     if (t.clientNetns && !(await this.#alive(t.clientNetns))) return { gone: 'client', why: `the client's network namespace ${netnsUrlOf(t.clientNetns)} is gone` };
-    if (t.endpointNetns && !(await this.#alive(t.endpointNetns))) return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its network namespace no longer exists` };
+    if (t.endpointNetns && !(await this.#alive(t.endpointNetns))) return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its network namespace no longer exists`, endpointDead: true };
     if (t.peer && (await probe(t.peer, this.#probeMs, signal)) === 'silent') {
-      return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its node does not answer (forwarder ${t.peer})`, silentPeer: true };
+      return { gone: 'endpoint', why: `endpoint ${t.endpoint.name} is gone: its node does not answer (forwarder ${t.peer})`, silentPeer: true, endpointDead: true };
     }
     return { why: 'both ends are alive' };
   }
@@ -233,10 +237,10 @@ export class Healer {
     this.#markGone(w, v);
     this.#o.log.info({ connId: w.id, endpoint: w.endpoint.name, reason: v.why }, v.gone === 'endpoint' ? 'endpoint gone: closing the connection so that its client reselects' : 'client gone: closing its connection');
     this.#o.monitor.closing(w.id);
-    // An aborted Close removes this node's part and does not wait on the far side. It is tracked
-    // from now, not from when it gets its turn: a new connection for the client's interface name
-    // must wait for it.
-    const closed = w.events.close({ signal: AbortSignal.abort(FAR_SIDE_GONE) });
+    // A Close with an aborted signal removes this node's part and does not call the dead far
+    // side. It is tracked from now, not from when it gets its turn: a new connection for the
+    // client's interface name must wait for it.
+    const closed = w.events.close({ signal: v.endpointDead ? AbortSignal.abort(ENDPOINT_DEAD) : AbortSignal.timeout(CLOSE_LIMIT_MS) });
     void this.closes.track(interfaceOf([w.conn.mechanism]), closed).catch((err: unknown) => {
       this.#o.log.warn({ connId: w.id, err: toNsmError(err).message }, 'closing a connection whose far side is gone failed; what is left expires');
     });
@@ -293,7 +297,7 @@ export class Healer {
     const answer = await probe(url, this.#probeMs);
     for (const w of affected) {
       if (this.watched.get(w.id) !== w) continue;
-      if (answer === 'silent') this.#close(w, { gone: 'endpoint', why: `endpoint ${w.endpoint.name} is gone: its node does not answer (forwarder ${url})`, silentPeer: true });
+      if (answer === 'silent') this.#close(w, { gone: 'endpoint', why: `endpoint ${w.endpoint.name} is gone: its node does not answer (forwarder ${url})`, silentPeer: true, endpointDead: true });
       else this.#down(w, `lost the channel to the forwarder at ${url}`, false);
     }
   }

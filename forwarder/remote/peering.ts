@@ -38,6 +38,8 @@ export interface Peering {
   readonly switch: Element;
   /** The channels to peer forwarders, one per peer URL. */
   readonly pool: ChannelPool;
+  /** The VNIs (and GRE keys) in use on this node. */
+  readonly vnis: VniAllocator;
   /** Makes the peer server answer with the forwarder's chain. */
   serve(chain: NetworkServiceServer): void;
   stop(): Promise<void>;
@@ -95,7 +97,8 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);
   const registry = localBypass(d.registry, url);
   const peerPool = new ChannelPool(d.dialTimeoutMs, peerDialOptions(o.tls));
-  const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis: new VniAllocator(), adoption: d.adoption };
+  const vnis = new VniAllocator();
+  const deps = { runner: d.runner, resolver: d.resolver, tunnels: o.tunnels, vnis, adoption: d.adoption };
   const sw = remoteSwitch(registry,
     [tunnelClient(deps), callEndpoint(peerPool, registry, d.requestTimeoutMs)],
     [tunnelEndpoint(deps), endpointAnswer(d.endpoints), callEndpoint(d.localPool, registry, d.requestTimeoutMs)]);
@@ -106,6 +109,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
     supported: supportedTunnels(o.tunnels),
     switch: sw,
     pool: peerPool,
+    vnis,
     serve: (chain) => void (served = chain),
     stop: async () => {
       await server.stop(2000);

@@ -27,6 +27,7 @@ export default defineCommand({
     };
     const mode = await MODES[config.NSM_MODE].start(options, config);
     const endpoint = await startEndpoint(options, mode);
+    process.on('SIGUSR2', () => log.info({ held: endpoint.held() }, 'state held'));
     void endpoint.registered.then(() => log.info({ mode: config.NSM_MODE, services: config.NSM_SERVICE_NAMES, ...mode.describe }, 'endpoint registered'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);

@@ -13,6 +13,8 @@ import { EndpointRegistration } from './registration.ts';
 export interface Endpoint {
   readonly server: RunningGrpcServer;
   readonly registered: Promise<void>;
+  /** What the endpoint holds (connections, and what its mode keeps per connection); logged on SIGUSR2. */
+  held(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -23,11 +25,13 @@ export function endpointElements(o: EndpointOptions, mode: readonly Element[]): 
 
 /** Serves the mode's chain on the endpoint's socket, then registers it (the forwarder checks the socket is served). */
 export async function startEndpoint(o: EndpointOptions, mode: ModeRuntime): Promise<Endpoint> {
-  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(endpointElements(o, mode.elements)), o.log)], socketMode: 0o666 });
+  const elements = endpointElements(o, mode.elements);
+  const server = await startGrpcServer({ listenOn: o.listenOn, services: [networkServiceBinding(chain(elements), o.log)], socketMode: 0o666 });
   const registration = new EndpointRegistration({ ...o, labels: { ...o.labels, ...mode.labels } }).start();
   return {
     server,
     registered: registration.ready,
+    held: () => ({ connections: (elements.find((e) => e.name === 'begin') as ReturnType<typeof begin>).connections().size, ...mode.held?.() }),
     stop: async () => {
       await registration.stop();
       await server.stop(2000);

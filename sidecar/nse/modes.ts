@@ -13,6 +13,8 @@ export interface ModeRuntime {
   readonly labels?: Record<string, string>;
   /** What the start-up log line says of the mode (its pool, its bridge...). */
   readonly describe: Record<string, unknown>;
+  /** What the mode keeps per connection, counted (addresses, ids...): each goes back to 0 once its connections are closed. */
+  held?(): Record<string, number>;
   stop?(): Promise<void>;
 }
 

@@ -35,8 +35,10 @@ export const p2pMode: EndpointMode = {
     const pool = new PointToPointPool(config.NSM_CIDR_PREFIX);
     adoptAddresses(o, pool);
     const memifSocket = config.NSM_MEMIF_SOCKET || undefined;
+    const memifIds = new MemifIds();
     return {
-      elements: p2pElements(pool, new MemifIds(), memifSocket),
+      elements: p2pElements(pool, memifIds, memifSocket),
+      held: () => ({ addresses: pool.connections, unclaimedAddresses: pool.unclaimed, memifIds: memifIds.size }),
       labels: memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {} as Record<string, string>,
       describe: { pool: pool.cidr, memif: memifSocket },
     };

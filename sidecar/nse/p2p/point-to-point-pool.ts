@@ -108,7 +108,13 @@ export class PointToPointPool {
     return this.#take(connId, { dst: toIp(free[0]), src: toIp(free[1]) });
   }
 
-  release(connId: string): void {
+  /** Frees the pair of `connId`; or, for a connection of an earlier run that no refresh claimed yet, the reserved `carried` pair. */
+  release(connId: string, carried?: Pair): void {
+    const adopted = carried && !this.#byConn.has(connId) ? this.#adopted.get(pairKey(carried)) : undefined;
+    if (adopted) {
+      this.#adopted.delete(pairKey(adopted));
+      this.#byConn.set(connId, adopted);
+    }
     const p = this.#byConn.get(connId);
     if (!p) return;
     this.#byConn.delete(connId);

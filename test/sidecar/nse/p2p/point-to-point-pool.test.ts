@@ -65,5 +65,8 @@ t.test('reserved pairs (an earlier run\'s connections) are given to no one else 
   t.equal(pool.unclaimed, 0);
   t.ok(pool.reserve({ dst: '10.0.0.5', src: '10.0.0.6' }));
   t.equal(pool.releaseUnclaimed(), 1, 'what no refresh claimed is freed');
+  t.ok(pool.reserve({ dst: '10.0.0.5', src: '10.0.0.6' }));
+  pool.release('closed-before-its-refresh', { dst: '10.0.0.5', src: '10.0.0.6' });
+  t.equal(pool.unclaimed, 0, 'a Close carrying a reserved pair frees it');
   t.same(pool.allocate('later'), { dst: '10.0.0.5', src: '10.0.0.6' });
 });
