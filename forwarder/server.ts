@@ -29,7 +29,7 @@ import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts'
 import { roundRobin } from './elements/roundrobin.ts';
 import { heal } from './heal/element.ts';
 import { Healer } from './heal/healer.ts';
-import { skipGoneEndpoints } from './heal/skip-gone.ts';
+import { liveEndpoints } from './heal/live-endpoints.ts';
 import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
 
 export interface ForwarderOptions {
@@ -83,7 +83,7 @@ export function forwarderElements(
     negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
     clientNetns(resolver),
     discover(o.registry),
-    ...(healer ? [skipGoneEndpoints(healer.gone)] : []),
+    ...(healer ? [liveEndpoints(healer)] : []),
     roundRobin(),
     memifShortcut(rendezvous, resolver),
     ...(peering ? [peering.switch] : []),

@@ -30,15 +30,18 @@ export function buildUnderlay(bridgeNetns: string, nodeNetns: readonly string[],
   ip(['netns', 'add', bridgeNetns]);
   ip(['-n', bridgeNetns, 'link', 'add', BRIDGE, 'type', 'bridge']);
   ip(['-n', bridgeNetns, 'link', 'set', BRIDGE, 'up']);
-  return nodeNetns.map((netns, i) => {
-    const port = `port${i + 1}`;
-    const address = `${subnet}.${i + 1}`;
-    ip(['-n', bridgeNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', UNDERLAY_IF, 'netns', netns]);
-    ip(['-n', bridgeNetns, 'link', 'set', port, 'master', BRIDGE, 'up']);
-    ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-    ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', UNDERLAY_IF]);
-    ip(['-n', netns, 'link', 'set', UNDERLAY_IF, 'up']);
-    ip(['-n', netns, 'route', 'add', 'default', 'dev', UNDERLAY_IF]);
-    return { netns, ifname: UNDERLAY_IF, ip: address };
-  });
+  return nodeNetns.map((netns, i) => joinUnderlay(bridgeNetns, netns, subnet, i + 1));
+}
+
+/** Joins one more node namespace to the bridge of `buildUnderlay`, as node number `n` (address `<subnet>.<n>`). */
+export function joinUnderlay(bridgeNetns: string, netns: string, subnet: string, n: number): UnderlayNode {
+  const port = `port${n}`;
+  const address = `${subnet}.${n}`;
+  ip(['-n', bridgeNetns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', UNDERLAY_IF, 'netns', netns]);
+  ip(['-n', bridgeNetns, 'link', 'set', port, 'master', BRIDGE, 'up']);
+  ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+  ip(['-n', netns, 'addr', 'add', `${address}/24`, 'dev', UNDERLAY_IF]);
+  ip(['-n', netns, 'link', 'set', UNDERLAY_IF, 'up']);
+  ip(['-n', netns, 'route', 'add', 'default', 'dev', UNDERLAY_IF]);
+  return { netns, ifname: UNDERLAY_IF, ip: address };
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConnectionEventType, State, type Connection, type ConnectionEvent, type NetworkServiceEndpoint, type NetworkServiceRequest } from '../../proto/api.ts';
 import { eventFactory } from '../../sdk/chain/begin.ts';
 import type { Ctx } from '../../sdk/chain/types.ts';
@@ -143,6 +144,19 @@ export class Healer {
     if (!w?.broken || w.closing) return undefined;
     this.forget(id);
     return w;
+  }
+
+  /**
+   * Why `nse` cannot serve a request now, or undefined when it may: judged gone (`gone`), or a
+   * local endpoint whose process is not running (it crashed or was killed; it may come back).
+   */
+  async notLive(nse: NetworkServiceEndpoint): Promise<{ gone: boolean; why: string } | undefined> {
+    const gone = this.gone.why(nse);
+    if (gone) return { gone: true, why: gone };
+    if (this.#o.locality?.(nse) === 'remote') return undefined;
+    const who = await this.#o.identities.of(nse);
+    if (who && existsSync(`/proc/${who.pid}`)) return undefined;
+    return { gone: false, why: `endpoint ${nse.name} is not running${who ? ` (its process ${who.pid} ended)` : ` (nothing serves ${nse.url})`}` };
   }
 
   /**
