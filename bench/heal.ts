@@ -188,12 +188,12 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
   let said = 0;
   for (let i = 0; i < ROUNDS; i++) {
     await sleep(IDLE_MS);
+    const logged = (cl.run.output().match(/no endpoint of the network service can be reached/g) ?? []).length;
     for (const e of [...local.values()]) {
       await kill(e.proc);
       ip(['netns', 'del', e.ns]);
       local.delete(e.name);
     }
-    const logged = (cl.run.output().match(/no endpoint of the network service can be reached/g) ?? []).length;
     await waitFor('the client saying so', () => (cl.run.output().match(/no endpoint of the network service can be reached/g) ?? []).length > logged, 20_000).then(() => said++, () => {});
     await sleep(1000 + (i % 3) * 700); // into the client's backoff
     const flow = pingFlow(t, cl.ns, '10.91.0.1');
