@@ -25,7 +25,7 @@ async function loadClient(address: string, grpcJs: boolean): Promise<LoadClient>
   }
   const c = await LeanGrpcClient.connect(address);
   const m = NetworkServiceDefinition.methods;
-  return { request: (r) => c.unary(NetworkServiceDefinition, m.request, r, 60_000), close: async (x) => void await c.unary(NetworkServiceDefinition, m.close, x, 60_000) };
+  return { request: (r) => c.unary(NetworkServiceDefinition, m.request, r, 60_000), close: async (x) => { await c.unary(NetworkServiceDefinition, m.close, x, 60_000); } };
 }
 
 async function pool<T>(items: T[], width: number, f: (x: T) => Promise<void>): Promise<void> {

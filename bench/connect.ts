@@ -113,8 +113,8 @@ async function podLoad(ns: string, index: number, address: string, grpcJs: boole
   procs.push(child);
   const waiting: Array<(o: Record<string, unknown>) => void> = [];
   let buffered = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     buffered += chunk;
     for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl);
@@ -131,7 +131,7 @@ async function podLoad(ns: string, index: number, address: string, grpcJs: boole
     pid: child.pid!,
     send: (cmd) => {
       const answer = next();
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      child.stdin.write(`${JSON.stringify(cmd)}\n`);
       return answer;
     },
   };
@@ -254,7 +254,7 @@ try {
 process.stdout.write([
   `load generator: one process in each of ${CLIENT_PODS} client pods (${grpcJs ? '@grpc/grpc-js' : 'lean http2 gRPC client'}), ${CONCURRENCY} requests in flight in all, 1 endpoint; ${WARMUP} connections set up and closed before each measured run; ${ROUNDS} rounds per size (nsm, then raw), the round with the median ratio shown`,
   '',
-  '| N | cold conn/s (first ' + WARMUP + ') | nsm conn/s | p50 ms | p99 ms | raw batch conn/s | ratio | ratio over rounds | CPU ms/conn fwd / its ip / nse / client | machine busy | raw ip CPU ms/conn | raw machine busy | forwarder KiB/conn | nsm close/s | raw delete/s |',
+  `| N | cold conn/s (first ${WARMUP}) | nsm conn/s | p50 ms | p99 ms | raw batch conn/s | ratio | ratio over rounds | CPU ms/conn fwd / its ip / nse / client | machine busy | raw ip CPU ms/conn | raw machine busy | forwarder KiB/conn | nsm close/s | raw delete/s |`,
   '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows,
   '',

@@ -95,7 +95,7 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code), (err: Error) => {
-  console.error(`bench:dataplane: ${err.message}`);
+main().then((code) => process.exit(code), (err: unknown) => {
+  console.error(`bench:dataplane: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

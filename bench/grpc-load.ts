@@ -64,7 +64,7 @@ export class LeanGrpcClient {
       const chunks: Buffer[] = [];
       let status: GrpcStatusError | null | undefined;
       stream.on('response', (h) => (status = statusOf(h))); // trailers-only: an error without a body
-      stream.on('trailers', (h) => (status = statusOf(h)));
+      stream.on('trailers', (h: IncomingHttpHeaders) => (status = statusOf(h)));
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('error', reject);
       stream.on('close', () => {

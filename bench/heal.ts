@@ -95,9 +95,9 @@ async function freshClient(mesh: Mesh) {
   ip(['-n', ns, 'link', 'set', 'lo', 'up']);
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'bench/heal-client.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return async (service: string, node = 0): Promise<{ ms: number; error?: string }> => {
-    child.stdin!.write(`${JSON.stringify({ forwarder: `unix://${mesh.nodes[node].socket}`, service })}\n`);
+    child.stdin.write(`${JSON.stringify({ forwarder: `unix://${mesh.nodes[node].socket}`, service })}\n`);
     return JSON.parse((await lines.next()).value as string) as { ms: number; error?: string };
   };
 }
@@ -269,7 +269,7 @@ async function registryRow(rows: Row[]): Promise<void> {
   const api = spawn('ip', ['netns', 'exec', node, process.execPath, join(ROOT, 'test/fixtures/nsm-api-process.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => api.kill('SIGKILL'));
   const apiLines: string[] = [];
-  createInterface({ input: api.stdout! }).on('line', (l) => apiLines.push(l));
+  createInterface({ input: api.stdout }).on('line', (l) => apiLines.push(l));
   await waitFor('the API server', () => apiLines.length > 0, 15_000);
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, JSON.parse(apiLines[0]) as string);
@@ -296,14 +296,14 @@ async function registryRow(rows: Row[]): Promise<void> {
   };
   const client = spawn('ip', ['netns', 'exec', fresh, process.execPath, join(ROOT, 'bench/heal-client.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => client.kill('SIGKILL'));
-  const answers = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+  const answers = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
   for (let i = 0; i < ROUNDS; i++) {
     const flow = pingFlow(t, c, peer);
     await waitFor('pings', () => flow.replies.length > 10);
     const at = Date.now();
     await toggled('down');
     await sleep(4000); // more than a connection lifetime (3 s)
-    client.stdin!.write(`${JSON.stringify({ forwarder: `unix://${sock}`, service: 'kube' })}\n`);
+    client.stdin.write(`${JSON.stringify({ forwarder: `unix://${sock}`, service: 'kube' })}\n`);
     const answer = JSON.parse((await answers.next()).value as string) as { ms: number; error?: string };
     if (answer.error) {
       refusedIn.push(answer.ms);

@@ -44,7 +44,6 @@ process.send?.({ port });
 process.on('message', (m) => {
   if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
 });
-process.on('disconnect', async () => {
-  await Promise.all([real?.drain(), nullApp?.close()]);
-  process.exit(0);
+process.on('disconnect', () => {
+  void Promise.all([real?.drain(), nullApp?.close()]).finally(() => process.exit(0));
 });

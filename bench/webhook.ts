@@ -177,14 +177,14 @@ try {
   for (let i = 0; i < roundCount; i++) {
     const runs = new Map<string, Run>();
     for (let k = 0; k < names.length; k++) {
-      const name = names[(i + k) % names.length]!;
+      const name = names[(i + k) % names.length];
       runs.set(name, await throughput(server(name), body));
     }
     rounds.push(runs);
     const nul = runs.get('null')!;
     console.log(`round ${i + 1}: ${names.map((n) => `${n} ${(runs.get(n)!.rps / nul.rps).toFixed(2)}x`).join(', ')} (of null ${nul.rps.toFixed(0)} req/s)`);
   }
-  const median = (f: (r: Map<string, Run>) => number) => [...rounds].sort((a, b) => f(a) - f(b))[Math.floor(rounds.length / 2)]!;
+  const median = (f: (r: Map<string, Run>) => number) => [...rounds].sort((a, b) => f(a) - f(b))[Math.floor(rounds.length / 2)];
   if (roundCount > 0) {
     const mid = median((r) => r.get('real')!.rps / r.get('null')!.rps);
     console.log(line('null webhook', mid.get('null')!));
@@ -196,7 +196,7 @@ try {
       const saving = (r: Map<string, Run>) => r.get(name)!.cpuPerReq / r.get('real')!.cpuPerReq;
       const g = [...rounds].map(gain).sort((a, b) => a - b);
       const c = [...rounds].map(saving).sort((a, b) => a - b);
-      const m = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
+      const m = (xs: number[]) => xs[Math.floor(xs.length / 2)];
       console.log(`${device}: throughput with it ${m(g).toFixed(2)}x of without (rounds ${g.map((x) => x.toFixed(2)).join(' ')}); server CPU per request without it ${m(c).toFixed(2)}x (rounds ${c.map((x) => x.toFixed(2)).join(' ')}); keep only at >= 1.10x`);
     }
   }

@@ -1,5 +1,7 @@
 import type { Command } from '../sdk/cli.ts';
 import { describeSchema, loadConfig } from '../sdk/config/types.ts';
+import { unknownSettingWarnings } from '../sdk/config/unknown.ts';
+import { startTracing } from '../sdk/telemetry/tracing.ts';
 import { isNsmError } from '../sdk/errors.ts';
 
 type Loader = () => Promise<{ default: Command }>;
@@ -59,9 +61,15 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, out: Writer
     out.write(commandHelp(hit.name, command));
     return 0;
   }
+  for (const line of unknownSettingWarnings(hit.name, command.env, env)) err.write(`nsm ${hit.name}: warning: ${line}\n`);
   try {
     const config = loadConfig(command.env, env);
-    return (await command.run(config, hit.rest)) ?? 0;
+    const traces = await startTracing(`nsm-${hit.name.replace(' ', '-')}`, env);
+    try {
+      return (await command.run(config, hit.rest)) ?? 0;
+    } finally {
+      await traces?.shutdown();
+    }
   } catch (e) {
     if (isNsmError(e)) {
       err.write(`nsm ${hit.name}: ${e.message}\n`);

@@ -20,7 +20,7 @@ export default defineCommand({
     NSM_LISTEN_ON: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'socket for clients and endpoints on this node'),
     NSM_REGISTRY_DIR: str('', 'use a local directory as the registry (sandbox); empty = Kubernetes CRDs'),
     NSM_NAMESPACE: str('', 'namespace of the registry objects (default: this pod\'s namespace, else default)'),
-    NSM_PEER_LISTEN_ON: str('tcp://:5001', 'address other forwarders reach this one on; empty = single node, no tunnels', (s) => void (s && parseAddress(s))),
+    NSM_PEER_LISTEN_ON: str('tcp://:5001', 'address other forwarders reach this one on; empty = single node, no tunnels', (s) => { if (s) parseAddress(s); }),
     NSM_TLS_CA_FILE: str('', 'CA bundle a peer forwarder\'s certificate must chain to (mutual TLS)'),
     NSM_TLS_CERT_FILE: str('', 'this forwarder\'s certificate for peering (server and client)'),
     NSM_TLS_KEY_FILE: str('', 'private key of NSM_TLS_CERT_FILE'),
@@ -33,6 +33,7 @@ export default defineCommand({
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
+    NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
@@ -55,8 +56,9 @@ export default defineCommand({
       requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
       peering,
       memifDir: config.NSM_MEMIF_DIR,
+      metricsListenOn: config.NSM_METRICS_LISTEN_ON || undefined,
     });
-    log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type) }, 'forwarder ready');
+    log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);

@@ -8,10 +8,10 @@ import type { Forwarder } from './server.ts';
  * SIGUSR2.
  */
 export function held(f: Forwarder): Record<string, number> {
-  const element = <T>(name: string) => f.elements.find((e) => e.name === name) as T | undefined;
+  const named = (name: string): unknown => f.elements.find((e) => e.name === name);
   return {
-    connections: element<ReturnType<typeof begin>>('begin')?.connections().size ?? 0,
-    metadata: element<ReturnType<typeof metadata>>('metadata')?.size() ?? 0,
+    connections: (named('begin') as ReturnType<typeof begin> | undefined)?.connections().size ?? 0,
+    metadata: (named('metadata') as ReturnType<typeof metadata> | undefined)?.size() ?? 0,
     owners: f.owners.size,
     monitored: f.monitor.connections.size,
     watched: f.healer.watched.size,

@@ -1,35 +1,23 @@
-import { begin } from '../sdk/chain/begin.ts';
 import { chain } from '../sdk/chain/chain.ts';
-import { metadata } from '../sdk/chain/metadata.ts';
 import type { Element } from '../sdk/chain/types.ts';
 import { monitor, type Monitor } from '../sdk/elements/monitor.ts';
-import { timeout } from '../sdk/elements/timeout.ts';
-import { updatePath } from '../sdk/elements/update-path.ts';
+import { ChannelPool } from '../sdk/grpc/channel-pool.ts';
 import { networkServiceBinding } from '../sdk/grpc/networkservice-server.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../sdk/grpc/server.ts';
 import type { Logger } from '../sdk/log.ts';
+import { startMetricsServer } from '../sdk/telemetry/metrics-server.ts';
 import { registryBindings } from '../sdk/registry/server.ts';
 import type { RegistryBackend } from '../sdk/registry/types.ts';
-import { connectionOwner, Owners, releaseOwner } from './authz/ownership.ts';
-import { endpointAnswer } from './authz/endpoint-answer.ts';
 import { monitorScope } from './authz/monitor-scope.ts';
-import { ownNamespaceOnly } from './authz/own-namespace.ts';
+import { Owners } from './authz/ownership.ts';
 import { Registrations } from './authz/registrations.ts';
+import { forwarderElements } from './chain.ts';
+import { ForwarderMetrics } from './metrics.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
-import type { KernelRunner } from './dataplane/runner.ts';
-import { clientNetns } from './elements/client-netns.ts';
-import { clientOffers } from './elements/client-offers.ts';
-import { callEndpoint, ChannelPool } from './elements/call-endpoint.ts';
-import { discover } from './elements/discover.ts';
-import { kernelVeth } from './elements/kernel-veth.ts';
-import { memifShortcut } from './elements/memif-shortcut.ts';
-import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
-import { roundRobin } from './elements/roundrobin.ts';
-import { heal } from './heal/element.ts';
 import { Healer } from './heal/healer.ts';
-import { liveEndpoints } from './heal/live-endpoints.ts';
+import type { KernelRunner } from './dataplane/runner.ts';
 import { startPeering, type Peering, type PeeringOptions } from './remote/peering.ts';
 
 export interface ForwarderOptions {
@@ -50,6 +38,8 @@ export interface ForwarderOptions {
   peering?: PeeringOptions;
   /** Where clients are handed links to endpoints' memif sockets (default /var/lib/networkservicemesh/memif). */
   memifDir?: string;
+  /** Serve Prometheus metrics here (NSM_METRICS_LISTEN_ON); unset = none. */
+  metricsListenOn?: string;
 }
 
 export interface Forwarder {
@@ -60,81 +50,71 @@ export interface Forwarder {
   readonly monitor: Monitor;
   readonly healer: Healer;
   readonly owners: Owners;
+  readonly metrics?: { readonly port: number; readonly values: ForwarderMetrics };
   stop(): Promise<void>;
 }
 
-/** The canonical forwarder chain, in order. */
-export function forwarderElements(
-  o: ForwarderOptions, resolver: NetnsResolver, adoption: AdoptionTable, pool: ChannelPool, mon: Element,
-  peering?: Peering, rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR),
-  registrations = new Registrations(o.name), owners = new Owners(adoption), healer?: Healer,
-): Element[] {
-  return [
-    updatePath(o.name),
-    ownNamespaceOnly(),
-    connectionOwner(owners),
-    begin(),
-    metadata(),
-    releaseOwner(owners),
-    timeout(o.connectionLifetimeMs),
-    mon,
-    ...(healer ? [heal(healer)] : []),
-    clientOffers(),
-    negotiateMechanism(peering ? [...FORWARDER_SUPPORTS, ...peering.supported] : undefined),
-    clientNetns(resolver),
-    discover(o.registry),
-    ...(healer ? [liveEndpoints(healer)] : []),
-    roundRobin(),
-    memifShortcut(rendezvous, resolver),
-    ...(peering ? [peering.switch] : []),
-    kernelVeth(o.runner, resolver, adoption),
-    endpointAnswer(registrations),
-    callEndpoint(pool, o.registry, o.requestTimeoutMs),
-  ];
+/**
+ * The forwarder's timers: the registry sweep (none while the registry cannot be reached, nor for
+ * one registration lifetime after: endpoints could not refresh meanwhile), and the end of what a
+ * previous forwarder left that no client claimed within a connection lifetime (as the timeout
+ * element enforces: clients that were backing off while no forwarder ran get that long to come
+ * back and claim theirs, kernel interfaces and memif sockets alike). Returns their stop.
+ */
+function housekeeping(o: ForwarderOptions, backend: RegistryBackend, sweepRegistry: () => Promise<number>, adoption: AdoptionTable, rendezvous: MemifRendezvous, memifLeftovers: number): () => void {
+  let registryProblemAt = -Infinity;
+  const sweep = () => {
+    if (backend.problem?.()) registryProblemAt = Date.now();
+    if (Date.now() - registryProblemAt < o.registrationLifetimeMs) return;
+    void sweepRegistry().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed'));
+  };
+  const sweeper = setInterval(sweep, Math.min(5000, o.registrationLifetimeMs / 4));
+  sweeper.unref();
+  const adoptTimer = setTimeout(() => void adoption.expire(), adoption.size > 0 ? o.connectionLifetimeMs : 0);
+  adoptTimer.unref();
+  const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs) : undefined;
+  memifTimer?.unref();
+  return () => {
+    clearInterval(sweeper);
+    clearTimeout(adoptTimer);
+    clearTimeout(memifTimer);
+  };
 }
 
-export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
+export async function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
+  // The metrics read the monitor's connections when scraped; the runner they time is needed first.
+  const late: { monitor?: Monitor } = {};
+  const values = options.metricsListenOn ? new ForwarderMetrics(options.name, { connections: () => late.monitor?.connections.values() ?? [], registry: options.registry }) : undefined;
+  const o = values ? { ...options, runner: values.timed(options.runner) } : options;
   const resolver = new NetnsResolver();
   const adoption = new AdoptionTable(o.runner, resolver, o.log, o.name);
   if (o.adopt ?? true) await adoption.scan();
   const pool = new ChannelPool(o.dialTimeoutMs);
   const owners = new Owners(adoption);
   const mon = monitor({ visible: monitorScope(owners) });
+  late.monitor = mon;
   const rendezvous = new MemifRendezvous(o.memifDir ?? DEFAULT_MEMIF_DIR);
   const memifLeftovers = await rendezvous.scan();
   const registrations = new Registrations(o.name);
-  const peering = o.peering && await startPeering(o.peering, { ...o, resolver, adoption, localPool: pool, endpoints: registrations, monitor: mon.binding });
+  const peering = o.peering && await startPeering(o.peering, { ...o, observe: values?.observe, monitor: mon.binding });
   const backend = peering?.registry ?? o.registry;
   const healer = new Healer({
     name: o.name, monitor: mon, resolver, identities: registrations, registry: backend, locality: peering && ((nse) => peering.registry.locality(nse)),
-    localPool: pool, peerPool: peering?.pool, log: o.log,
+    localPool: pool, peerPool: peering?.peers, log: o.log, heals: values?.heals,
   });
   await healer.start();
-  const elements = forwarderElements({ ...o, registry: backend }, resolver, adoption, pool, mon, peering, rendezvous, registrations, owners, healer);
+  const elements = forwarderElements({
+    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners, monitor: mon, healer, local: pool, peering,
+  });
   const served = chain(elements);
   peering?.serve(served);
   const registry = registryBindings(backend, o.log, { expirationMs: o.registrationLifetimeMs, guard: registrations });
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(served, o.log), mon.binding, ...registry.bindings],
+    services: [networkServiceBinding(served, o.log, values?.observe), mon.binding, ...registry.bindings],
   });
-  // While the registry cannot be reached, and for one registration lifetime after, endpoints
-  // could not refresh their registrations: none is removed as expired meanwhile.
-  let registryProblemAt = -Infinity;
-  const sweep = () => {
-    if (backend.problem?.()) registryProblemAt = Date.now();
-    if (Date.now() - registryProblemAt < o.registrationLifetimeMs) return;
-    void registry.sweep().catch((err: unknown) => o.log.warn({ err }, 'registry sweep failed'));
-  };
-  const sweeper = setInterval(sweep, Math.min(5000, o.registrationLifetimeMs / 4));
-  sweeper.unref();
-  // A connection lives one lifetime without a refresh (as the timeout element enforces); clients
-  // that were backing off while no forwarder ran get that long to come back and claim theirs,
-  // kernel interfaces and memif sockets alike.
-  const adoptTimer = setTimeout(() => void adoption.expire(), adoption.size > 0 ? o.connectionLifetimeMs : 0);
-  adoptTimer.unref();
-  const memifTimer = memifLeftovers > 0 ? setTimeout(() => void rendezvous.expire().catch((err: unknown) => o.log.warn({ err }, 'removing unclaimed memif links failed')), o.connectionLifetimeMs) : undefined;
-  memifTimer?.unref();
+  const stopHousekeeping = housekeeping(o, backend, registry.sweep, adoption, rendezvous, memifLeftovers);
+  const metricsServer = values && o.metricsListenOn ? await startMetricsServer(o.metricsListenOn, values.registry) : undefined;
   return {
     server,
     elements,
@@ -143,12 +123,12 @@ export async function startForwarder(o: ForwarderOptions): Promise<Forwarder> {
     monitor: mon,
     healer,
     owners,
+    metrics: values && metricsServer && { port: metricsServer.port, values },
     stop: async () => {
+      await metricsServer?.stop();
       await healer.stop();
       mon.endStreams();
-      clearInterval(sweeper);
-      clearTimeout(adoptTimer);
-      clearTimeout(memifTimer);
+      stopHousekeeping();
       await peering?.stop();
       await server.stop(2000);
       pool.closeAll();

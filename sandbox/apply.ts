@@ -9,39 +9,29 @@ import { isSelector, selects, type LabelSelector } from './label-selector.ts';
 import { upstreamImage } from './upstream-images.ts';
 import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
+import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
+import { isObject } from '../webhook/json-patch.ts';
 import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
 
-type Json = Record<string, any>;
+export { podsOf } from './workload.ts';
 
 /** Every object of the files (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
-export function readManifests(files: string[]): Json[] {
-  return files
-    .flatMap((f) => (f === '-' ? parseDocuments(readFileSync(0, 'utf8'), 'standard input') : parseDocuments(readFileSync(f, 'utf8'), f)))
-    .filter((d): d is Json => typeof d === 'object' && d !== null);
+export function readManifests(files: string[]): Manifest[] {
+  return files.flatMap((f) => {
+    const where = f === '-' ? 'standard input' : f;
+    const docs = parseDocuments(readFileSync(f === '-' ? 0 : f, 'utf8'), where);
+    return docs.flatMap((d, i) => (isObject(d) ? [asManifest(d, `${where}, document ${i + 1}`)] : []));
+  });
 }
 
 /** A NetworkService object (snake_case spec as in the CRD) as the registry type; no payload means IP, as in the registry. */
-export function networkServiceOf(doc: Json): RegistryNetworkService {
+export function networkServiceOf(doc: Manifest): RegistryNetworkService {
   const ns = serviceFromSpec(doc.metadata?.name ?? '', doc.spec);
   return { ...ns, payload: ns.payload || Payload.IP };
 }
 
-/** The pods a document stands for: a Pod, or the replicas of a Deployment/StatefulSet/ReplicaSet. */
-export function podsOf(doc: Json): Json[] {
-  if (doc.kind === 'Pod') return [doc];
-  if (['Deployment', 'StatefulSet', 'ReplicaSet'].includes(doc.kind)) {
-    const n = doc.spec?.replicas ?? 1;
-    return Array.from({ length: n }, (_, i) => ({
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: { ...doc.spec?.template?.metadata, name: `${doc.metadata.name}-${i}`, namespace: doc.metadata.namespace },
-      spec: doc.spec?.template?.spec ?? {},
-    }));
-  }
-  return [];
-}
-
 /** The nsm arguments of a container whose command is the nsm CLI; undefined for any other container. */
-export function nsmArgs(container: Json): string[] | undefined {
+export function nsmArgs(container: Container): string[] | undefined {
   const argv = [...(container.command ?? []), ...(container.args ?? [])].map(String);
   if (argv[0] === 'nsm' || argv[0]?.endsWith('/nsm')) return argv.slice(1);
   if (argv[0] === 'node' && argv[1]?.endsWith('bin/nsm.ts')) return argv.slice(2);
@@ -49,7 +39,7 @@ export function nsmArgs(container: Json): string[] | undefined {
 }
 
 /** What the sandbox runs for a container: its nsm command, or the nsm equivalent of an upstream image (with a line saying so). */
-export function sandboxCommand(pod: string, container: Json): { args: string[]; note?: string } | undefined {
+export function sandboxCommand(pod: string, container: Container): { args: string[]; note?: string } | undefined {
   const own = nsmArgs(container);
   if (own) return { args: own };
   const upstream = upstreamImage(container.image);
@@ -62,11 +52,10 @@ export function sandboxCommand(pod: string, container: Json): { args: string[]; 
  * annotated on its pod template, which is what its pods get), or running a client themselves
  * (`nsm nsc`, or upstream's cmd-nsc and cmd-nsc-init).
  */
-export function isClient(doc: Json): boolean {
+export function isClient(doc: Manifest): boolean {
   return podsOf(doc).some((pod) => {
-    if (pod.metadata?.annotations?.['networkservicemesh.io']) return true;
-    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
-    return containers.some((c: Json) => sandboxCommand(pod.metadata?.name ?? '', c)?.args[0] === 'nsc');
+    if (pod.metadata.annotations?.['networkservicemesh.io']) return true;
+    return containersOf(pod).some((c) => sandboxCommand(pod.metadata.name, c)?.args[0] === 'nsc');
   });
 }
 
@@ -74,9 +63,9 @@ export function isClient(doc: Json): boolean {
  * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
  * node's directory, an emptyDir is a directory of the pod. Longest mount path first.
  */
-function mountedDirs(pod: Json, container: Json, node: string): Array<[string, string]> {
-  const name = pod.metadata.name as string;
-  const volumes = new Map<string, Json>((pod.spec?.volumes ?? []).map((v: Json) => [v.name, v]));
+function mountedDirs(pod: Pod, container: Container, node: string): Array<[string, string]> {
+  const name = pod.metadata.name;
+  const volumes = new Map((pod.spec.volumes ?? []).map((v) => [v.name, v]));
   const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeDir(node)]];
   for (const m of container.volumeMounts ?? []) {
     const v = volumes.get(m.name);
@@ -89,12 +78,12 @@ function mountedDirs(pod: Json, container: Json, node: string): Array<[string, s
  * The container's env as kubelet would give it (values, downward-API fields, `$(VAR)`), with the
  * nsm-socket hostPath mapped to the sandbox node's directory and per-pod defaults.
  */
-export function containerEnv(pod: Json, container: Json, node = NODE): Record<string, string> {
-  const name = pod.metadata.name as string;
+export function containerEnv(pod: Pod, container: Container, node = NODE): Record<string, string> {
+  const name = pod.metadata.name;
   const env: Record<string, string> = {};
-  const field = (path: string) => ({ 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': node })[path] ?? '';
+  const fields: Record<string, string> = { 'metadata.name': name, 'metadata.namespace': pod.metadata.namespace ?? 'default', 'spec.nodeName': node };
   for (const e of container.env ?? []) {
-    const raw = e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : String(e.value ?? '');
+    const raw = e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] ?? '' : String(e.value ?? '');
     env[e.name] = raw.replace(/\$\((\w+)\)/g, (m: string, v: string) => env[v] ?? m);
   }
   const mounts = mountedDirs(pod, container, node);
@@ -113,9 +102,9 @@ export function containerEnv(pod: Json, container: Json, node = NODE): Record<st
 }
 
 /** The label selectors of the pod's required podAffinity or podAntiAffinity terms (the scheduling rules the sandbox reads). */
-function affinitySelectors(pod: Json, kind: 'podAffinity' | 'podAntiAffinity'): LabelSelector[] {
-  const terms = pod.spec?.affinity?.[kind]?.requiredDuringSchedulingIgnoredDuringExecution;
-  return Array.isArray(terms) ? terms.map((t: Json) => t?.labelSelector).filter((s: unknown): s is LabelSelector => isSelector(s)) : [];
+function affinitySelectors(pod: Pod, kind: 'podAffinity' | 'podAntiAffinity'): LabelSelector[] {
+  const terms: unknown = pod.spec.affinity?.[kind]?.requiredDuringSchedulingIgnoredDuringExecution;
+  return Array.isArray(terms) ? terms.map((t: unknown) => (isObject(t) ? t.labelSelector : undefined)).filter((s): s is LabelSelector => isSelector(s)) : [];
 }
 
 /**
@@ -123,17 +112,17 @@ function affinitySelectors(pod: Json, kind: 'podAffinity' | 'podAntiAffinity'): 
  * already running pod that its required podAffinity selects; else the next node in round robin
  * that runs no pod its required podAntiAffinity selects.
  */
-export function placePod(state: State, pod: Json): string {
+export function placePod(state: State, pod: Pod): string {
   const nodes = (state.nodes ?? [{ name: NODE }]).map((n) => n.name);
-  const wanted = pod.spec?.nodeName;
+  const wanted = pod.spec.nodeName;
   if (typeof wanted === 'string' && wanted !== '') {
-    if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
+    if (!nodes.includes(wanted)) throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata.name}: spec.nodeName ${wanted} is not a sandbox node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
     return wanted;
   }
   for (const selector of affinitySelectors(pod, 'podAffinity')) {
     const peer = state.pods.find((p) => p.node && selects(selector, p.labels ?? {}));
     if (peer?.node) return peer.node;
-    throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAffinity selects ${JSON.stringify(selector)}, and no pod with those labels runs yet; apply that pod first`);
+    throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata.name}: its podAffinity selects ${JSON.stringify(selector)}, and no pod with those labels runs yet; apply that pod first`);
   }
   const avoided = new Set(affinitySelectors(pod, 'podAntiAffinity').flatMap((selector) => state.pods.filter((p) => p.node && selects(selector, p.labels ?? {})).map((p) => p.node)));
   const start = state.placed ?? 0;
@@ -143,7 +132,7 @@ export function placePod(state: State, pod: Json): string {
     state.placed = start + k + 1;
     return node;
   }
-  throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata?.name}: its podAntiAffinity rules out every node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
+  throw new NsmError('FAILED_PRECONDITION', `pod ${pod.metadata.name}: its podAntiAffinity rules out every node (${nodes.join(', ')}); start more with nsm sandbox up --nodes N`);
 }
 
 export interface ApplyResult {
@@ -151,56 +140,62 @@ export interface ApplyResult {
   skipped: string[];
 }
 
+/** Creates a pod's namespace on the node it is placed on (returned), runs its init containers to completion and starts its other containers. */
+async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void, result: ApplyResult): Promise<string> {
+  const name = pod.metadata.name;
+  if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
+  const node = placePod(state, pod);
+  const netns = `${NETNS_PREFIX}${name}`.slice(0, 60);
+  const made = ip(['netns', 'add', netns]);
+  if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
+  ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+  const commands = new Map<Container, string[]>();
+  for (const c of containersOf(pod)) {
+    const command = sandboxCommand(name, c);
+    if (!command) continue;
+    commands.set(c, command.args);
+    if (command.note) say(command.note);
+  }
+  const client = [...commands].find(([, args]) => args[0] === 'nsc')?.[0];
+  const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
+  state.pods.push({ name, netns, node, labels: pod.metadata.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
+  mkdirSync(paths.pod(name), { recursive: true });
+  save();
+  for (const c of pod.spec.initContainers ?? []) {
+    const args = commands.get(c);
+    if (!args) {
+      result.skipped.push(`${name}/${c.name}`);
+      continue;
+    }
+    const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
+    const r = await awaitInit(name, c.name, run, run.log, state.procs.filter(alive), say);
+    if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
+  }
+  for (const c of pod.spec.containers ?? []) {
+    const args = commands.get(c);
+    if (!args) {
+      result.skipped.push(`${name}/${c.name}`);
+      continue;
+    }
+    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
+    save();
+  }
+  return node;
+}
+
 /** Applies NetworkServices first, then pods in file order: creates the pod namespace, runs its init containers, starts its nsm containers. */
-export async function apply(state: State, docs: Json[], baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void): Promise<ApplyResult> {
+export async function apply(state: State, docs: Manifest[], baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void): Promise<ApplyResult> {
   const registry = await openDirRegistry(paths.registry);
   for (const doc of docs.filter((d) => d.kind === 'NetworkService')) {
     await registry.services.put(networkServiceOf(doc));
-    say(`networkservice/${doc.metadata.name} created`);
+    say(`networkservice/${doc.metadata?.name ?? ''} created`);
   }
   await registry.close();
   const result: ApplyResult = { pods: [], skipped: [] };
   for (const pod of docs.flatMap(podsOf).map(injectAsWebhook)) {
-    const name = pod.metadata.name as string;
-    if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
-    const node = placePod(state, pod);
-    const netns = `${NETNS_PREFIX}${name}`.slice(0, 60);
-    const made = ip(['netns', 'add', netns]);
-    if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${netns}: ${made.err}`);
-    ip(['-n', netns, 'link', 'set', 'lo', 'up']);
-    const commands = new Map<Json, string[]>();
-    for (const c of [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])] as Json[]) {
-      const command = sandboxCommand(name, c);
-      if (!command) continue;
-      commands.set(c, command.args);
-      if (command.note) say(command.note);
-    }
-    const client = [...commands].find(([, args]) => args[0] === 'nsc')?.[0];
-    const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
-    state.pods.push({ name, netns, node, labels: pod.metadata?.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
-    mkdirSync(paths.pod(name), { recursive: true });
-    save();
-    for (const c of pod.spec.initContainers ?? []) {
-      const args = commands.get(c);
-      if (!args) {
-        result.skipped.push(`${name}/${c.name}`);
-        continue;
-      }
-      const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
-      const r = await awaitInit(name, c.name, run, run.log, state.procs.filter(alive), say);
-      if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
-    }
-    for (const c of pod.spec.containers ?? []) {
-      const args = commands.get(c);
-      if (!args) {
-        result.skipped.push(`${name}/${c.name}`);
-        continue;
-      }
-      state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
-      save();
-    }
-    result.pods.push(name);
-    say(`pod/${name} created on ${node}`);
+    const node = await startPod(state, pod, baseEnv, save, say, result);
+    result.pods.push(pod.metadata.name);
+    say(`pod/${pod.metadata.name} created on ${node}`);
   }
   return result;
 }

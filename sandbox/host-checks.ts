@@ -1,4 +1,4 @@
-import { probeLinkTypes, type LinkType, type LinkTypeSupport } from '../forwarder/remote/probe.ts';
+import { probeLinkTypes, type LinkType, type LinkTypeSupport } from '../forwarder/tunnels/probe.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { IP, missingLinkType, missingTool, notRoot, OPENSSL, PING, type HostTool } from '../sdk/host-tools.ts';
 

@@ -11,7 +11,7 @@ export function selects(selector: LabelSelector, labels: Record<string, string>)
   for (const e of selector.matchExpressions ?? []) {
     const has = Object.hasOwn(labels, e.key);
     const value = labels[e.key];
-    const inValues = has && (e.values ?? []).includes(value as string);
+    const inValues = has && (e.values ?? []).includes(value);
     const ok =
       e.operator === 'In' ? inValues : e.operator === 'NotIn' ? !inValues : e.operator === 'Exists' ? has : !has;
     if (!ok) return false;

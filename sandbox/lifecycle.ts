@@ -1,13 +1,18 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FORWARDER_NODE_OPTIONS } from '../forwarder/node-options.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { apply, isClient, readManifests } from './apply.ts';
+import type { Manifest } from './workload.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
 import { buildUnderlay, freeSubnet } from './topology.ts';
 
+
+/** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
+const FORWARDER_METRICS_PORT = 9091;
 export type Say = (line: string) => void;
 
 function baseEnv(logLevel: string): NodeJS.ProcessEnv {
@@ -56,6 +61,8 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       NSM_NAME: `${NETNS_PREFIX}${node.name}`, NSM_LISTEN_ON: `unix://${forwarderSocket(node.name)}`, NSM_REGISTRY_DIR: paths.registry,
       NSM_TLS_CA_FILE: ca.cert, NSM_TLS_CERT_FILE: leaf.cert, NSM_TLS_KEY_FILE: leaf.key,
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
+      NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
+      NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
     }));
   }
   saveState(state);
@@ -68,7 +75,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       }
       await sleep(50);
     }
-    say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001`);
+    say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001, metrics: ip netns exec ${node.netns} curl http://${node.ip}:${FORWARDER_METRICS_PORT}/metrics`);
   }
   return state;
 }
@@ -87,7 +94,7 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
   if (!state) throw new NsmError('FAILED_PRECONDITION', 'the sandbox is not up: run nsm sandbox up first');
   const docs = readManifests(files);
   // Services first, then endpoints and other pods, clients last (so their endpoints run first).
-  const order = (d: Record<string, any>) => (d.kind === 'NetworkService' ? 0 : isClient(d) ? 2 : 1);
+  const order = (d: Manifest) => (d.kind === 'NetworkService' ? 0 : isClient(d) ? 2 : 1);
   docs.sort((a, b) => order(a) - order(b));
   const r = await apply(state, docs, baseEnv(logLevel), () => saveState(state), say);
   if (r.skipped.length > 0) say(`not run (the sandbox runs only nsm containers): ${r.skipped.join(', ')}`);

@@ -6,7 +6,7 @@ import { injectionConfigFromEnv, type InjectionConfig } from '../webhook/injecti
 import type { JsonObject } from '../webhook/json-patch.ts';
 import { emptyNamespace } from '../webhook/namespace-info.ts';
 
-type Json = Record<string, any>;
+import type { Pod } from './workload.ts';
 
 let config: InjectionConfig | undefined;
 
@@ -20,8 +20,8 @@ function sandboxConfig(): InjectionConfig {
  * The one place the sandbox mutates a pod: the webhook's pure injection function, exactly as the
  * admission webhook runs it. A malformed annotation is refused with the webhook's message.
  */
-export function injectAsWebhook(pod: Json): Json {
-  const decision = injectPod(pod as JsonObject, emptyNamespace(pod.metadata?.namespace ?? 'default'), sandboxConfig());
-  if (decision.kind === 'deny') throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata?.name ?? ''}: ${decision.message}`);
-  return decision.kind === 'inject' ? (decision.patched as Json) : pod;
+export function injectAsWebhook(pod: Pod): Pod {
+  const decision = injectPod(pod as unknown as JsonObject, emptyNamespace(pod.metadata.namespace ?? 'default'), sandboxConfig());
+  if (decision.kind === 'deny') throw new NsmError('INVALID_ARGUMENT', `pod ${pod.metadata.name}: ${decision.message}`);
+  return decision.kind === 'inject' ? (decision.patched as unknown as Pod) : pod;
 }

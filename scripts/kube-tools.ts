@@ -29,7 +29,7 @@ function layerZip(): { zip: string; version: string } {
   } catch {
     throw new Error(`${PACKAGE} is not installed: run npm ci (helm and kubectl come from it)`);
   }
-  const version = String(JSON.parse(readFileSync(manifest, 'utf8')).version);
+  const version = String((JSON.parse(readFileSync(manifest, 'utf8')) as { version: unknown }).version);
   return { zip: join(dirname(manifest), 'lib', 'layer.zip'), version };
 }
 

@@ -53,7 +53,7 @@ export function reviewAdmission(request: AdmissionRequest, namespaceOf: Namespac
   if (!isPodCreate(request)) {
     return { response: { uid, allowed: true }, outcome: { decision: 'skipped', reason: 'not-a-pod-create' }, pod };
   }
-  const decision = injector.inject(object as JsonObject, namespaceOf(namespace));
+  const decision = injector.inject(object, namespaceOf(namespace));
   switch (decision.kind) {
     case 'skip': {
       const response: AdmissionResponse = { uid, allowed: true };

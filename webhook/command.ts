@@ -30,13 +30,13 @@ export default defineCommand({
       keyFile: env.NSM_KEY_FILE_PATH,
       config: injectionConfigFromEnv(env, native),
       namespaces: namespaces.lookup,
-      dependenciesReady: namespaces.synced,
+      dependenciesReady: () => namespaces.synced(),
       metrics,
       logger,
       bodyLimit: env.NSM_BODY_LIMIT,
       drainPeriodMs: env.NSM_DRAIN_PERIOD,
       debugEndpoints: env.NSM_DEBUG_ENDPOINTS,
-    }).catch(async (err) => {
+    }).catch(async (err: unknown) => {
       await namespaces.stop();
       throw err;
     });

@@ -75,18 +75,36 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
   if (selection.kind === 'skip') return selection;
   const malformed = malformedEntry(pod, at);
   if (malformed) return { kind: 'deny', reason: 'malformed-pod', code: 400, message: `${malformed}: fix the pod and create it again` };
-  // A pod of a shape seen before: its services value parsed, its namespace was known, no hostNetwork,
-  // a valid native-sidecar choice, and its operations applied to a copy (see `fingerprint`).
-  const decisions = caches.decisions;
-  let key = '';
-  if (decisions && ns !== undefined && isObject(found) && !(isObject(pod.spec) && pod.spec.hostNetwork === true)) {
-    const native = nativeFor(pod, config);
-    if (typeof native === 'boolean') {
-      key = fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config);
-      const hit = reuse(decisions, key, doc);
-      if (hit) return hit;
-    }
+  const key = caches.decisions && isObject(found) ? cacheKey(pod, at, ns, selection, config) : '';
+  const hit = key !== '' && caches.decisions ? reuse(caches.decisions, key, doc) : undefined;
+  if (hit) return hit;
+  const ready = readyToBuild(pod, ns, config, selection);
+  if ('kind' in ready) return ready;
+  try {
+    const decision = build(doc, at, pod, ready.ns, config, selection.source, selection.value, ready.urls, ready.native);
+    if (caches.decisions && key !== '' && decision.kind === 'inject') remember(caches.decisions, key, decision);
+    return decision;
+  } catch (err) {
+    const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+    return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${problem}); please report this with the pod manifest` };
   }
+}
+
+type Selected = Extract<ReturnType<typeof selectServices>, { kind: 'inject' }>;
+
+/**
+ * The decision cache's key for a pod of a shape seen before: its services value parsed, its
+ * namespace was known, no hostNetwork, a valid native-sidecar choice (see `fingerprint`); '' when
+ * the pod cannot be served from the cache.
+ */
+function cacheKey(pod: JsonObject, at: readonly string[], ns: NamespaceInfo | undefined, selection: Selected, config: InjectionConfig): string {
+  if (ns === undefined || (isObject(pod.spec) && pod.spec.hostNetwork === true)) return '';
+  const native = nativeFor(pod, config);
+  return typeof native === 'boolean' ? fingerprint(pod, at, selection.source, selection.value, psaLevel(ns), native, config) : '';
+}
+
+/** What the patch is built from, or the decision that stops it (a bad annotation, an unknown namespace, hostNetwork). */
+function readyToBuild(pod: JsonObject, ns: NamespaceInfo | undefined, config: InjectionConfig, selection: Selected): Decision | { ns: NamespaceInfo; urls: NsUrl[]; native: boolean } {
   const where = selection.source === 'pod' ? 'the pod' : `namespace ${ns?.name ?? ''}`;
   let urls: NsUrl[];
   try {
@@ -103,21 +121,12 @@ export function injectPod(doc: JsonObject, ns: NamespaceInfo | undefined, config
       message: 'the namespace of this pod is not in the webhook cache yet, so its Pod Security level is unknown; retry in a moment',
     };
   }
-  const spec = isObject(pod.spec) ? pod.spec : {};
-  if (spec.hostNetwork === true) {
+  if (isObject(pod.spec) && pod.spec.hostNetwork === true) {
     return { kind: 'skip', reason: 'host-network', warning: 'pod uses hostNetwork: network services are not injected into host-network pods' };
   }
   const native = nativeFor(pod, config);
   if (typeof native === 'string') return { kind: 'deny', reason: 'invalid-annotation', code: 400, message: native };
-
-  try {
-    const decision = build(doc, at, pod, ns, config, selection.source, selection.value, urls, native);
-    if (decisions && key !== '' && decision.kind === 'inject') remember(decisions, key, decision);
-    return decision;
-  } catch (err) {
-    const problem = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
-    return { kind: 'deny', reason: 'patch-failed', code: 500, message: `the injection patch does not apply to this pod (${problem}); please report this with the pod manifest` };
-  }
+  return { ns, urls, native };
 }
 
 function build(
@@ -221,7 +230,7 @@ function fingerprint(
         if (m.mountPath === config.connectionsDir) flags |= 1;
         if (m.mountPath === SOCKET_DIR) flags |= 2;
       }
-      key += flags;
+      key += String(flags);
     }
   } else {
     key += '|-';

@@ -119,7 +119,7 @@ export class PatchBuilder {
       const child = container[s];
       if (typeof child !== 'object' || child === null) return;
       if (!this.#copied.has(child)) {
-        const copy = Array.isArray(child) ? [...child] : { ...child };
+        const copy: object = Array.isArray(child) ? [...(child as unknown[])] : { ...child };
         this.#copied.add(copy);
         container[s] = copy;
       }

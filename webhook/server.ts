@@ -1,8 +1,8 @@
-import { createServer, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parseAddress } from '../sdk/grpc/address.ts';
 import type { Logger } from '../sdk/log.ts';
+import { listenTcp, startMetricsServer, type MetricsServer } from '../sdk/telemetry/metrics-server.ts';
 import type { NamespaceLookup } from './admission.ts';
 import { buildApp } from './app.ts';
 import type { InjectionConfig } from './injection-config.ts';
@@ -36,30 +36,6 @@ export interface RunningServer {
 }
 
 const MIN_TLS = 'TLSv1.2';
-
-async function listenTcp(listen: (host: string) => Promise<unknown>, host: string): Promise<void> {
-  if (host !== '') return void (await listen(host.replace(/^\[(.*)\]$/, '$1')));
-  try {
-    await listen('::');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw err;
-    await listen('0.0.0.0');
-  }
-}
-
-function metricsServer(metrics: WebhookMetrics): HttpServer {
-  return createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404).end('not found; try GET /metrics\n');
-      return;
-    }
-    metrics.registry.metrics().then(
-      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
-    );
-  });
-}
 
 /** Listens on HTTPS (admission) and plain HTTP (metrics); the certificate is reloaded when its files change. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
@@ -98,28 +74,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     stopWatch();
     throw new Error('NSM_LISTEN_ON and NSM_METRICS_LISTEN_ON must be TCP addresses such as :8443');
   }
-  const metricsHttp = metricsServer(opts.metrics);
+  let metricsHttp: MetricsServer;
   try {
     await listenTcp((host) => app.listen({ host, port: addr.port }), addr.host);
-    await listenTcp(
-      (host) =>
-        new Promise<void>((resolve, reject) => {
-          metricsHttp.once('error', reject);
-          metricsHttp.listen(maddr.port, host, () => {
-            metricsHttp.off('error', reject);
-            resolve();
-          });
-        }),
-      maddr.host,
-    );
+    metricsHttp = await startMetricsServer(opts.metricsListenOn, opts.metrics.registry);
   } catch (err) {
     stopWatch();
     await app.close();
-    metricsHttp.close();
     throw err;
   }
   const port = (app.server.address() as AddressInfo).port;
-  const metricsPort = (metricsHttp.address() as AddressInfo).port;
+  const metricsPort = metricsHttp.port;
   log.info({ port, metricsPort }, 'webhook listening');
   return {
     port,
@@ -130,8 +95,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await new Promise((resolve) => setTimeout(resolve, opts.drainPeriodMs ?? 0));
       stopWatch();
       await app.close();
-      metricsHttp.closeAllConnections();
-      await new Promise((resolve) => metricsHttp.close(resolve));
+      await metricsHttp.stop();
     },
   };
 }

@@ -4,7 +4,7 @@ import { memifEndpointOf } from '../../proto/memif.ts';
 import { closeQuietly } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { endpointKey } from '../elements/roundrobin.ts';
+import { ENDPOINT, endpointKey } from '../elements/roundrobin.ts';
 import { netnsUrlOf } from './caller.ts';
 
 /** The process behind an endpoint on this node: its pid and network namespace (`<dev>:<ino>`). */
@@ -44,9 +44,9 @@ async function trespass(resp: Connection, who: EndpointProcess): Promise<string 
 export function endpointAnswer(identities: EndpointIdentities): Element {
   return {
     name: 'endpoint-answer',
+    needs: [ENDPOINT],
     async request(ctx, req, next) {
-      const nse = endpointKey.get(ctx);
-      if (!nse) throw new NsmError('INTERNAL', 'endpoint-answer needs the endpoint roundrobin chose');
+      const nse = endpointKey.get(ctx)!;
       const who = await identities.of(nse);
       if (!who) throw new NsmError('UNAVAILABLE', `endpoint ${nse.name} is not identified on this node (nothing serves ${nse.url}, or it has not registered through this forwarder since it started); it registers again within a third of its registration lifetime`);
       const resp = await next.request(ctx, req);

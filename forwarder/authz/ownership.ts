@@ -105,6 +105,7 @@ export function connectionOwner(owners: Owners): Element {
 export function releaseOwner(owners: Owners): Element {
   return {
     name: 'release-owner',
+    needs: ['begin'],
     close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => owners.delete(conn.id)),
   };
 }

@@ -1,41 +1,9 @@
 import type { Element } from '../../sdk/chain/types.ts';
-import { NsmError, isNsmError } from '../../sdk/errors.ts';
-import type { ChannelSecurity } from '../../sdk/grpc/client.ts';
-import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
+import { isNsmError } from '../../sdk/errors.ts';
+import type { ChannelPool } from '../../sdk/grpc/channel-pool.ts';
+import type { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
-import { endpointKey } from './roundrobin.ts';
-
-/** One channel per endpoint URL, shared by all connections to it; dropped when it fails. */
-export class ChannelPool {
-  readonly #clients = new Map<string, Promise<NetworkServiceClient>>();
-  readonly #dialTimeoutMs: number;
-  readonly #dial: ChannelSecurity;
-
-  constructor(dialTimeoutMs: number, dial: ChannelSecurity = {}) {
-    this.#dialTimeoutMs = dialTimeoutMs;
-    this.#dial = dial;
-  }
-
-  get(url: string): Promise<NetworkServiceClient> {
-    let c = this.#clients.get(url);
-    if (!c) {
-      c = NetworkServiceClient.dial(url, { ...this.#dial, dialTimeoutMs: this.#dialTimeoutMs });
-      c.catch(() => this.#clients.delete(url));
-      this.#clients.set(url, c);
-    }
-    return c;
-  }
-
-  drop(url: string): void {
-    const c = this.#clients.get(url);
-    this.#clients.delete(url);
-    void c?.then((x) => x.shutdown(), () => {});
-  }
-
-  closeAll(): void {
-    for (const url of [...this.#clients.keys()]) this.drop(url);
-  }
-}
+import { ENDPOINT, endpointKey } from './roundrobin.ts';
 
 /**
  * Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on
@@ -53,9 +21,9 @@ export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeo
   };
   return {
     name: 'call-endpoint',
+    needs: [ENDPOINT],
     async request(ctx, req) {
-      const nse = endpointKey.get(ctx);
-      if (!nse) throw new NsmError('INTERNAL', 'call-endpoint needs an endpoint chosen by roundrobin before it');
+      const nse = endpointKey.get(ctx)!;
       return call(nse.url, (c) => c.request(req, { signal: ctx.signal, timeoutMs }));
     },
     async close(ctx, conn) {

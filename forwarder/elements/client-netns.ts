@@ -2,7 +2,7 @@ import { Keys, MechanismType } from '../../proto/api.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { NetnsResolver } from '../dataplane/netns-resolver.ts';
-import { clientMechanismKey } from './negotiate.ts';
+import { clientMechanism, NEGOTIATED } from './negotiate.ts';
 
 /**
  * Checks before anything else is done that the client's namespace (KERNEL `inodeURL`) exists on
@@ -11,9 +11,10 @@ import { clientMechanismKey } from './negotiate.ts';
 export function clientNetns(resolver: NetnsResolver): Element {
   return {
     name: 'client-netns',
+    needs: [NEGOTIATED],
     async request(ctx, req, next) {
-      const m = clientMechanismKey.get(ctx);
-      if (m?.type === MechanismType.KERNEL) {
+      const m = clientMechanism(ctx);
+      if (m.type === MechanismType.KERNEL) {
         const url = m.parameters[Keys.inodeURL];
         if (!url) throw new NsmError('INVALID_ARGUMENT', 'KERNEL mechanism without inodeURL: the client must name its network namespace (inode://<dev>/<ino>)');
         if (!m.parameters[Keys.name]) throw new NsmError('INVALID_ARGUMENT', 'KERNEL mechanism without name: the client must name its interface');

@@ -4,6 +4,7 @@ import { NsmError } from '../../sdk/errors.ts';
 import { isExpired, selectEndpoints } from '../../sdk/registry/match.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
 
+export const CANDIDATES = 'candidates';
 export const candidatesKey = ctxKey<NetworkServiceEndpoint[]>('discover.candidates');
 
 /**
@@ -17,6 +18,7 @@ export const candidatesKey = ctxKey<NetworkServiceEndpoint[]>('discover.candidat
 export function discover(registry: RegistryBackend, now: () => Date = () => new Date()): Element {
   return {
     name: 'discover',
+    provides: [CANDIDATES],
     async request(ctx, req, next) {
       const conn = req.connection!;
       const service = conn.networkService;

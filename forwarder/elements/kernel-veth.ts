@@ -1,6 +1,6 @@
 import { Keys, MechanismType, type Connection } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { afterNextOrClose, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
@@ -8,7 +8,7 @@ import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import { KernelError } from '../dataplane/kernel-error.ts';
 import type { KernelRunner } from '../dataplane/runner.ts';
 import { configureEnd, createPair, endpointIfname } from '../dataplane/veth.ts';
-import { clientMechanismKey } from './negotiate.ts';
+import { clientMechanism, NEGOTIATED } from './negotiate.ts';
 
 export interface VethState {
   clientIf: string;
@@ -63,16 +63,15 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
 
   return {
     name: 'kernel-veth',
+    needs: ['metadata', NEGOTIATED],
     async request(ctx, req, next) {
       const existing = vethKey.get(ctx);
-      const resp = await next.request(ctx, req);
-      const clientMech = clientMechanismKey.get(ctx);
-      if (existing || clientMech?.type === MechanismType.MEMIF) return resp;
-      const endpointUrl = resp.mechanism?.parameters[Keys.inodeURL];
-      const started = performance.now();
-      try {
-        if (!clientMech) throw new NsmError('INTERNAL', 'kernel-veth needs negotiate before it');
+      if (existing || clientMechanism(ctx).type === MechanismType.MEMIF) return next.request(ctx, req);
+      return afterNextOrClose(ctx, 'kernel-veth', next, req, async (resp) => {
+        const clientMech = clientMechanism(ctx);
+        const endpointUrl = resp.mechanism?.parameters[Keys.inodeURL];
         if (!endpointUrl) throw new NsmError('FAILED_PRECONDITION', `endpoint ${resp.networkServiceEndpointName} answered without a KERNEL inodeURL, so there is no namespace to connect to`);
+        const started = performance.now();
         const state: VethState = {
           clientIf: clientMech.parameters[Keys.name],
           clientNetnsUrl: clientMech.parameters[Keys.inodeURL],
@@ -85,26 +84,18 @@ export function kernelVeth(runner: KernelRunner, resolver: NetnsLookup, adoption
         vethKey.set(ctx, state);
         ctx.log.debug({ element: 'kernel-veth', connId: resp.id, durationMs: performance.now() - started }, 'veth pair ready');
         return resp;
-      } catch (err) {
-        await closeQuietly(ctx, 'kernel-veth', next, resp);
-        throw err;
-      }
+      });
     },
     async close(ctx, conn, next) {
       const state = vethKey.delete(ctx);
       const ends = state ? undefined : adoption?.claim(conn.id);
-      let failure: unknown;
-      try {
+      await undoThenClose(ctx, conn, next, async () => {
         if (state) {
           const client = await resolver.find(state.clientNetnsUrl);
           if (client) await removeEnd(runner, client, state.clientIf);
         }
         for (const e of ends ?? []) await removeEnd(runner, e.netns, e.ifname);
-      } catch (err) {
-        failure = err;
-      }
-      await next.close(ctx, conn);
-      if (failure) throw failure;
+      });
     },
   };
 }

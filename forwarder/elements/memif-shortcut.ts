@@ -1,15 +1,15 @@
-import { isMechanism, Keys, memifMechanism, MechanismType, type Mechanism } from '../../proto/api.ts';
+import { isMechanism, Keys, memifMechanism, MechanismType, type Connection, type Mechanism } from '../../proto/api.ts';
 import { memifEndpointOf, memifOwnerOf, offersMemif } from '../../proto/memif.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { afterNextOrClose, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { MemifRendezvous } from '../dataplane/memif-rendezvous.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
-import { decideLocalMechanism } from '../local/memif-decision.ts';
-import { clientOffersKey } from './client-offers.ts';
-import { clientMechanismKey } from './negotiate.ts';
-import { endpointKey } from './roundrobin.ts';
+import { decideLocalMechanism } from './memif-decision.ts';
+import { CLIENT_OFFERS, clientOffersKey } from './client-offers.ts';
+import { clientMechanism, negotiation, NEGOTIATED } from './negotiate.ts';
+import { ENDPOINT, endpointKey } from './roundrobin.ts';
 
 /** The socket path this connection's client was handed. */
 export const memifLinkKey = metaKey<string>('memif-shortcut.link');
@@ -26,33 +26,32 @@ function kernelOffer(offers: readonly Mechanism[]): Mechanism {
  * For a client that chose MEMIF, per candidate endpoint: same node and the endpoint has a memif
  * socket → ask the endpoint for MEMIF and hand the client a link to its socket (nothing of the
  * forwarder stays in the data path); otherwise fall back to the client's KERNEL offer for the
- * elements after this one, or fail. Runs after roundrobin (it needs the endpoint) and before the
- * kernel elements (which leave MEMIF connections alone). Close removes the link.
+ * elements after this one, or fail. Comes before the kernel elements (which leave MEMIF
+ * connections alone). Close removes the link.
  */
 export function memifShortcut(rendezvous: MemifRendezvous, resolver: NetnsLookup): Element {
   return {
     name: 'memif-shortcut',
+    needs: ['metadata', NEGOTIATED, CLIENT_OFFERS, ENDPOINT],
     async request(ctx, req, next) {
-      const chosen = clientMechanismKey.get(ctx);
+      const chosen = clientMechanism(ctx);
       if (!isMechanism(chosen, MechanismType.MEMIF)) return next.request(ctx, req);
       const conn = req.connection!;
       const offers = clientOffersKey.get(ctx) ?? [chosen];
       const fresh = memifLinkKey.get(ctx) === undefined;
       if (fresh) {
-        const nse = endpointKey.get(ctx);
-        if (!nse) throw new NsmError('INTERNAL', 'memif-shortcut needs an endpoint chosen by roundrobin before it');
+        const nse = endpointKey.get(ctx)!;
         const type = decideLocalMechanism(offers.map((m) => m.type), { name: nse.name, url: nse.url, memif: offersMemif(nse, conn.networkService) });
         if (type === MechanismType.KERNEL) {
           const kernel = kernelOffer(offers);
           // As client-netns does for a KERNEL choice: a namespace that is not on this node fails
           // here, before the endpoint is asked for anything.
           await resolver.resolve(kernel.parameters[Keys.inodeURL]);
-          clientMechanismKey.set(ctx, kernel);
+          negotiation.fallBack(ctx, offers, kernel);
           return next.request(ctx, req);
         }
       }
-      const resp = await next.request(ctx, { ...req, mechanismPreferences: [memifMechanism()] });
-      try {
+      const handOut = async (resp: Connection) => {
         const answer = memifEndpointOf(resp.mechanism);
         if (!answer) {
           throw new NsmError('FAILED_PRECONDITION', `endpoint ${resp.networkServiceEndpointName} answered ${resp.mechanism?.type || 'no mechanism'} instead of MEMIF with a socketfile and an id`);
@@ -60,28 +59,19 @@ export function memifShortcut(rendezvous: MemifRendezvous, resolver: NetnsLookup
         const owner = memifOwnerOf(offers.find((m) => m.type === MechanismType.MEMIF) ?? chosen);
         const link = await rendezvous.ensure(conn.id, answer.socketfile, owner);
         memifLinkKey.set(ctx, link);
-        clientMechanismKey.set(ctx, memifMechanism({ socketfile: link, id: answer.id }));
+        negotiation.complete(ctx, { ...memifMechanism({ socketfile: link, id: answer.id }), cls: chosen.cls });
         return resp;
-      } catch (err) {
-        if (fresh) {
-          await rendezvous.remove(conn.id).catch(() => {});
-          await closeQuietly(ctx, 'memif-shortcut', next, resp);
-        }
-        throw err;
-      }
+      };
+      const memifReq = { ...req, mechanismPreferences: [memifMechanism()] };
+      // A refresh keeps the link it has even when this answer cannot be used; the next one may.
+      if (!fresh) return handOut(await next.request(ctx, memifReq));
+      return afterNextOrClose(ctx, 'memif-shortcut', next, memifReq, handOut, () => rendezvous.remove(conn.id));
     },
     async close(ctx, conn, next) {
       const had = memifLinkKey.delete(ctx) !== undefined;
-      let failure: unknown;
-      if (had || isMechanism(conn.mechanism, MechanismType.MEMIF)) {
-        try {
-          await rendezvous.remove(conn.id);
-        } catch (err) {
-          failure = err;
-        }
-      }
-      await next.close(ctx, conn);
-      if (failure) throw failure;
+      await undoThenClose(ctx, conn, next, async () => {
+        if (had || isMechanism(conn.mechanism, MechanismType.MEMIF)) await rendezvous.remove(conn.id);
+      });
     },
   };
 }

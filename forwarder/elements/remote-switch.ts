@@ -1,10 +1,17 @@
 import { Cls, type Connection } from '../../proto/api.ts';
-import { chain } from '../../sdk/chain/chain.ts';
+import { chain, unmetNeeds } from '../../sdk/chain/chain.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import type { LocalBypassRegistry } from '../remote/local-bypass.ts';
-import { clientMechanismKey } from './negotiate.ts';
+import type { NetworkServiceEndpoint } from '../../proto/api.ts';
+import type { ObjectStore } from '../../sdk/registry/types.ts';
+import { knownClientMechanism } from './negotiate.ts';
 import { endpointKey } from './roundrobin.ts';
+
+/** Where each endpoint runs as this forwarder sees it (the peering's registry view). */
+export interface EndpointLocality {
+  readonly endpoints: Pick<ObjectStore<NetworkServiceEndpoint>, 'get'>;
+  locality(nse: NetworkServiceEndpoint): 'local' | 'remote' | 'local-unknown';
+}
 
 type Side = 'local' | 'client' | 'endpoint';
 
@@ -13,11 +20,13 @@ type Side = 'local' | 'client' | 'endpoint';
  * the endpoint side of a tunnel; an endpoint on another node makes it the client side; anything
  * else continues with the same-node elements after this one. Close takes the path Request took.
  */
-export function remoteSwitch(registry: LocalBypassRegistry, clientSide: readonly Element[], endpointSide: readonly Element[]): Element & { clientSide: readonly Element[]; endpointSide: readonly Element[] } {
-  const toPeer = chain(clientSide);
-  const fromPeer = chain(endpointSide);
+export function remoteSwitch(registry: EndpointLocality, clientSide: readonly Element[], endpointSide: readonly Element[]): Element & { clientSide: readonly Element[]; endpointSide: readonly Element[] } {
+  // The two sides run inside the chain around the switch: what they need of it, the switch needs.
+  const needs = [...new Set([...unmetNeeds(clientSide), ...unmetNeeds(endpointSide)])];
+  const toPeer = chain(clientSide, { given: needs });
+  const fromPeer = chain(endpointSide, { given: needs });
   const side = (ctx: Ctx, conn: Connection, strict: boolean): Side => {
-    if ((clientMechanismKey.get(ctx) ?? conn.mechanism)?.cls === Cls.REMOTE) return 'endpoint';
+    if ((knownClientMechanism(ctx) ?? conn.mechanism)?.cls === Cls.REMOTE) return 'endpoint';
     const nse = endpointKey.get(ctx) ?? registry.endpoints.get(conn.networkServiceEndpointName);
     if (!nse) return 'local';
     const where = registry.locality(nse);
@@ -28,6 +37,7 @@ export function remoteSwitch(registry: LocalBypassRegistry, clientSide: readonly
   };
   return {
     name: 'remote-switch',
+    needs,
     clientSide,
     endpointSide,
     request(ctx, req, next) {

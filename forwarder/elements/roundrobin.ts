@@ -2,8 +2,10 @@ import type { NetworkServiceEndpoint } from '../../proto/api.ts';
 import { metaKey } from '../../sdk/chain/metadata.ts';
 import { ctxKey, type Element } from '../../sdk/chain/types.ts';
 import { NsmError, toNsmError, type CodeName } from '../../sdk/errors.ts';
-import { candidatesKey } from './discover.ts';
+import { CANDIDATES, candidatesKey } from './discover.ts';
 
+/** What roundrobin provides to the elements after it: the endpoint it is trying now. */
+export const ENDPOINT = 'endpoint';
 export const endpointKey = ctxKey<NetworkServiceEndpoint>('roundrobin.endpoint');
 /** The endpoint a connection went to, so Close reaches the same one. */
 export const chosenEndpointKey = metaKey<NetworkServiceEndpoint>('roundrobin.chosen');
@@ -20,6 +22,8 @@ export function roundRobin(): Element {
   const counters = new Map<string, number>();
   return {
     name: 'roundrobin',
+    needs: ['metadata', CANDIDATES],
+    provides: [ENDPOINT],
     async request(ctx, req, next) {
       const conn = req.connection!;
       const candidates = candidatesKey.get(ctx) ?? [];

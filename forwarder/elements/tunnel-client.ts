@@ -1,11 +1,11 @@
 import { Keys, type Connection, type Mechanism } from '../../proto/api.ts';
-import { closeQuietly } from '../../sdk/chain/rollback.ts';
+import { afterNextOrClose, doNextOrUndo, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
 import { configureEnd } from '../dataplane/veth.ts';
-import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../remote/tunnels.ts';
-import { clientMechanismKey } from './negotiate.ts';
+import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../tunnels/tunnels.ts';
+import { clientMechanism, NEGOTIATED } from './negotiate.ts';
 import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
 /** How often a whole remote request is repeated when another node handed out a VNI already used here. */
@@ -25,25 +25,29 @@ export function tunnelClient(d: TunnelDeps): Element {
       throw new NsmError('FAILED_PRECONDITION', `peer forwarder answered with mechanism ${mech?.type ?? 'none'}, not one of the tunnels offered`);
     }
     const state: TunnelState = { ifname: kernel.parameters[Keys.name], netnsUrl: kernel.parameters[Keys.inodeURL], mechanism: mech, mtu: resp.context?.MTU ?? 0 };
-    if (adoptTunnel(d, ctx, resp.id, mech, 'tunnel-client')) return state;
+    const adopted = adoptTunnel(d, ctx, resp.id, mech, 'tunnel-client');
+    if (adopted) return { ...state, lease: adopted.lease };
     const id = tunnelId(mech);
-    if (id !== undefined && !d.vnis.reserve(id)) throw new NsmError('ALREADY_EXISTS', `A VXLAN device with the specified VNI already exists (VNI ${id} is in use on this node)`);
-    try {
+    const lease = id === undefined ? undefined : d.vnis.reserve(id);
+    if (id !== undefined && !lease) throw new NsmError('ALREADY_EXISTS', `A VXLAN device with the specified VNI already exists (VNI ${id} is in use on this node)`);
+    return doNextOrUndo(ctx, 'tunnel-client', async () => lease, async () => {
       const netns = await d.resolver.resolve(state.netnsUrl);
       const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.dstIp], underlayIf: d.tunnels.underlay.ifname };
-      await programTunnelEnd(d.runner, createTunnel(mech, resp.payload, end), end, configureEnd(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
-    } catch (err) {
-      if (id !== undefined) d.vnis.release(id);
-      if (err instanceof NsmError && err.code === 'ALREADY_EXISTS' && !isVniTaken(err)) {
-        throw new NsmError('ALREADY_EXISTS', `interface ${state.ifname} already exists in the client's network namespace: choose another interface name in the NS URL`, { cause: err });
+      try {
+        await programTunnelEnd(d.runner, createTunnel(mech, resp.payload, end), end, configureEnd(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
+      } catch (err) {
+        if (err instanceof NsmError && err.code === 'ALREADY_EXISTS' && !isVniTaken(err)) {
+          throw new NsmError('ALREADY_EXISTS', `interface ${state.ifname} already exists in the client's network namespace: choose another interface name in the NS URL`, { cause: err });
+        }
+        throw err;
       }
-      throw err;
-    }
-    return state;
+      return { ...state, lease };
+    }, async (l) => l?.release());
   }
 
   return {
     name: 'tunnel-client',
+    needs: ['metadata', NEGOTIATED],
     async request(ctx, req, next) {
       const conn = req.connection!;
       const offers = tunnelOffers(d.tunnels, conn.payload);
@@ -54,25 +58,20 @@ export function tunnelClient(d: TunnelDeps): Element {
       const existing = tunnelKey.get(ctx);
       const outgoing = (c: Connection) => ({ connection: existing ? withMtu(c, existing.mtu) : c, mechanismPreferences: offers });
       if (existing) return withTunnelContext(await next.request(ctx, outgoing(conn)), existing.mechanism);
-      const kernel = clientMechanismKey.get(ctx);
-      if (!kernel) throw new NsmError('INTERNAL', 'tunnel-client needs negotiate before it');
+      const kernel = clientMechanism(ctx);
       for (let attempt = 1; ; attempt++) {
-        const resp = await next.request(ctx, outgoing(conn));
         try {
-          const state = await build(ctx, resp, kernel);
-          tunnelKey.set(ctx, state);
-          return withTunnelContext(resp, state.mechanism);
+          return await afterNextOrClose(ctx, 'tunnel-client', next, outgoing(conn), async (resp) => {
+            const state = await build(ctx, resp, kernel);
+            tunnelKey.set(ctx, state);
+            return withTunnelContext(resp, state.mechanism);
+          });
         } catch (err) {
-          await closeQuietly(ctx, 'tunnel-client', next, resp);
           if (!isVniTaken(err) || attempt >= REMOTE_ATTEMPTS) throw err;
-          ctx.log.info({ element: 'tunnel-client', connId: resp.id, vni: resp.mechanism?.parameters[Keys.vni] }, 'VNI already used on this node; asking the peer again');
+          ctx.log.info({ element: 'tunnel-client', connId: conn.id }, 'VNI already used on this node; asking the peer again');
         }
       }
     },
-    async close(ctx, conn, next) {
-      const failure = await removeTunnel(d, ctx, conn.id).then(() => undefined, (err: unknown) => err);
-      await next.close(ctx, conn);
-      if (failure) throw failure;
-    },
+    close: (ctx, conn, next) => undoThenClose(ctx, conn, next, () => removeTunnel(d, ctx, conn.id)),
   };
 }

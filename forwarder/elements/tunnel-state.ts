@@ -4,15 +4,16 @@ import type { Ctx } from '../../sdk/chain/types.ts';
 import { removeEnd, type AdoptionTable } from '../dataplane/adoption.ts';
 import type { NetnsLookup } from '../dataplane/netns-resolver.ts';
 import type { KernelRunner } from '../dataplane/runner.ts';
-import type { Tunnels } from '../remote/tunnels.ts';
-import type { VniAllocator } from '../remote/vni.ts';
+import type { Tunnels } from '../tunnels/tunnels.ts';
+import type { VniAllocator, VniLease } from '../tunnels/vni.ts';
 
-/** One end of a tunnel this forwarder built for a connection. */
+/** One end of a tunnel this forwarder built for a connection, and the VNI (or GRE key) it holds on this node. */
 export interface TunnelState {
   ifname: string;
   netnsUrl: string;
   mechanism: Mechanism;
   mtu: number;
+  lease?: VniLease;
 }
 
 export const tunnelKey = metaKey<TunnelState>('tunnel.end');
@@ -32,15 +33,15 @@ export function tunnelId(m: Mechanism): number | undefined {
 }
 
 /**
- * Takes over this end from a previous forwarder when it left one for `connId`, and marks its VNI
- * (or GRE key) taken, so a restarted forwarder never hands the same number out again.
+ * Takes over this end from a previous forwarder when it left one for `connId`, holding its VNI
+ * (or GRE key) so that a restarted forwarder never hands the same number out again: the lease
+ * given, or one taken now. Undefined when there is nothing to adopt.
  */
-export function adoptTunnel(d: TunnelDeps, ctx: Ctx, connId: string, mech: Mechanism, element: string): boolean {
-  if (!d.adoption?.claim(connId)) return false;
+export function adoptTunnel(d: TunnelDeps, ctx: Ctx, connId: string, mech: Mechanism, element: string, lease?: VniLease): { lease?: VniLease } | undefined {
+  if (!d.adoption?.claim(connId)) return undefined;
   const id = tunnelId(mech);
-  if (id !== undefined) d.vnis.reserve(id);
   ctx.log.info({ element, connId }, 'adopted the tunnel of a previous forwarder');
-  return true;
+  return { lease: lease ?? (id === undefined ? undefined : d.vnis.reserve(id)) };
 }
 
 export function withMtu(conn: Connection, mtu: number): Connection {
@@ -51,8 +52,7 @@ export function withMtu(conn: Connection, mtu: number): Connection {
 export async function removeTunnel(d: TunnelDeps, ctx: Ctx, connId: string): Promise<void> {
   const state = tunnelKey.delete(ctx);
   if (state) {
-    const id = tunnelId(state.mechanism);
-    if (id !== undefined) d.vnis.release(id);
+    state.lease?.release();
     const netns = await d.resolver.find(state.netnsUrl);
     if (netns) await removeEnd(d.runner, netns, state.ifname);
   }

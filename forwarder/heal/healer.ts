@@ -11,7 +11,8 @@ import { callerOf, netnsUrlOf } from '../authz/caller.ts';
 import type { EndpointIdentities } from '../authz/endpoint-answer.ts';
 import type { NetnsResolver } from '../dataplane/netns-resolver.ts';
 import { DOOMED_LINK_GROUP, ownerPrefix } from '../dataplane/veth.ts';
-import type { ChannelPool } from '../elements/call-endpoint.ts';
+import type { Counter } from 'prom-client';
+import type { ChannelPool } from '../../sdk/grpc/channel-pool.ts';
 import { chosenEndpointKey } from '../elements/roundrobin.ts';
 import type { Locality } from '../remote/local-bypass.ts';
 import { GoneEndpoints } from './gone-endpoints.ts';
@@ -38,6 +39,8 @@ export interface HealerOptions {
   probeTimeoutMs?: number;
   /** Listen to the kernel's link and namespace events (default true). */
   kernelEvents?: boolean;
+  /** Counts each heal by its cause (endpoint-gone, client-gone, path-broken, path-impaired). */
+  heals?: Counter<'cause'>;
 }
 
 /** What a check of a connection's far side found: which end is gone, and why. */
@@ -189,7 +192,7 @@ export class Healer {
     const w = this.watched.get(conn.id);
     const target = w ?? this.#targetOf(conn);
     if (!target || w?.closing) return err;
-    const v = await this.#assess(target, ctx.signal).catch(() => ({ why: 'the caller gave up' }) as Verdict);
+    const v: Verdict = await this.#assess(target, ctx.signal).catch(() => ({ why: 'the caller gave up' }));
     if (!v.gone) return err;
     if (w) this.#close(w, v);
     else this.#markGone(target, v);
@@ -249,6 +252,7 @@ export class Healer {
     if (w.closing) return;
     w.closing = true;
     this.#markGone(w, v);
+    this.#o.heals?.inc({ cause: v.gone === 'endpoint' ? 'endpoint-gone' : 'client-gone' });
     this.#o.log.info({ connId: w.id, endpoint: w.endpoint.name, reason: v.why }, v.gone === 'endpoint' ? 'endpoint gone: closing the connection so that its client reselects' : 'client gone: closing its connection');
     this.#o.monitor.closing(w.id);
     // A Close with an aborted signal removes this node's part and does not call the dead far
@@ -264,6 +268,7 @@ export class Healer {
     if (w.closing) return;
     if (rebuild) w.broken = why;
     else w.down = why;
+    this.#o.heals?.inc({ cause: rebuild ? 'path-broken' : 'path-impaired' });
     this.#o.log.info({ connId: w.id, endpoint: w.endpoint.name, reason: why }, rebuild ? 'data path broken, both ends alive: telling the client, the next request builds it again' : 'path impaired, both ends alive: telling the client');
     this.#o.monitor.down(w.id);
   }

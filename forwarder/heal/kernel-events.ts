@@ -61,7 +61,7 @@ export class KernelEvents {
         void worker.terminate();
         reject(err);
       };
-      worker.on('error', (err) => fail(err));
+      worker.on('error', (err: Error) => fail(err));
       worker.on('message', (m: FromWorker) => {
         if (m.kind === 'ready') {
           clearTimeout(timer);

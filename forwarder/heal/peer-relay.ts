@@ -1,6 +1,6 @@
 import { MonitorScopeSelector, type ConnectionEvent } from '../../proto/api.ts';
 import { monitorConnections } from '../../sdk/grpc/monitor-client.ts';
-import type { ChannelPool } from '../elements/call-endpoint.ts';
+import type { ChannelPool } from '../../sdk/grpc/channel-pool.ts';
 
 export interface PeerRelayListener {
   /** An event of the peer's MonitorConnections stream (only connections through this forwarder). */

@@ -2,9 +2,9 @@ import { NsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { checkTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { PeeringOptions } from './peering.ts';
-import { probeLinkTypes } from './probe.ts';
-import { tunnelOrder, TUNNEL_TYPES, whyNot } from './tunnels.ts';
-import { findUnderlay } from './underlay.ts';
+import { probeLinkTypes } from '../tunnels/probe.ts';
+import { tunnelOrder, TUNNEL_TYPES, whyNot } from '../tunnels/tunnels.ts';
+import { findUnderlay } from '../tunnels/underlay.ts';
 
 export interface PeeringEnv {
   NSM_PEER_LISTEN_ON: string;

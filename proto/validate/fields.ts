@@ -69,7 +69,7 @@ export function labelsProblem(field: string, labels: Record<string, string>): Pr
 export function ifnameProblem(name: string): string | undefined {
   if (name === '') return `the interface name is missing (example: kernel://my-service/nsm-1)`;
   if (name === '.' || name === '..') return `interface name ${JSON.stringify(name)} is reserved by Linux`;
-  const bad = [...name].find((c) => '/:%#"\'\\'.includes(c) || /\s/.test(c) || c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e);
+  const bad = /[/:%#"'\\]|[^\x21-\x7e]/.exec(name)?.[0];
   if (bad !== undefined) return `interface name ${JSON.stringify(name)} contains ${JSON.stringify(bad)}; interface names may not contain /, :, %, #, quotes, backslashes, spaces or control characters`;
   if (name.length > LINUX_IFNAME_MAX) {
     return `interface name ${JSON.stringify(name)} is ${name.length} characters; Linux allows at most ${LINUX_IFNAME_MAX}`;

@@ -65,6 +65,7 @@ export function begin(): Element & { readonly connections: () => ReadonlyMap<str
 
   return {
     name: 'begin',
+    provides: ['begin'],
     connections: () => new Map([...entries].map(([id, e]) => [id, e.conn])),
     request(ctx, req, next) {
       const id = req.connection?.id;

@@ -1,5 +1,7 @@
 import { Connection } from '../../proto/api.ts';
 import type { Element, NetworkServiceServer } from './types.ts';
+import { tracing } from '../telemetry/tracing.ts';
+import { spanned } from './spans.ts';
 import { traced } from './trace.ts';
 
 /** The end of every chain: a Request answers with the connection it carries, a Close does nothing. */
@@ -36,6 +38,17 @@ export interface ChainOptions {
 
 export class ChainOrderError extends Error {}
 
+/** What the elements need that none of them provides before it: what a chain around them must provide. */
+export function unmetNeeds(elements: readonly Element[]): string[] {
+  const provided = new Set<string>();
+  const unmet = new Set<string>();
+  for (const e of elements) {
+    for (const n of e.needs ?? []) if (!provided.has(n)) unmet.add(n);
+    for (const p of e.provides ?? []) provided.add(p);
+  }
+  return [...unmet];
+}
+
 /** Throws when an element needs something no element before it provides, naming both and the order. */
 export function checkOrder(elements: readonly Element[], given: readonly string[] = []): void {
   const provided = new Set(given);
@@ -58,10 +71,12 @@ export function checkOrder(elements: readonly Element[], given: readonly string[
 export function chain(elements: readonly Element[], options: ChainOptions = {}): NetworkServiceServer {
   checkOrder(elements, options.given);
   const trace = options.trace ?? true;
+  // Decided once, when the chain is built: with tracing off no element has a span wrapper.
+  const tracer = tracing();
   let next = tail;
   for (let i = elements.length - 1; i >= 0; i--) {
-    const element = trace ? traced(elements[i]) : elements[i];
-    next = bind(element, next);
+    const logged = trace ? traced(elements[i]) : elements[i];
+    next = bind(tracer ? spanned(logged, tracer) : logged, next);
   }
   return next;
 }

@@ -12,6 +12,7 @@ export function metadata(): Element & { readonly size: () => number } {
   const stores = new Map<string, Store>();
   return {
     name: 'metadata',
+    provides: ['metadata'],
     size: () => stores.size,
     async request(ctx, req, next) {
       const id = req.connection?.id ?? '';
@@ -29,7 +30,7 @@ export function metadata(): Element & { readonly size: () => number } {
       }
     },
     async close(ctx, conn, next) {
-      const store = stores.get(conn.id) ?? new Map();
+      const store: Store = stores.get(conn.id) ?? new Map<symbol, unknown>();
       try {
         await next.close(storeKey.with(ctx, store), conn);
       } finally {

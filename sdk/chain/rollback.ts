@@ -1,4 +1,4 @@
-import type { Connection } from '../../proto/api.ts';
+import type { Connection, NetworkServiceRequest } from '../../proto/api.ts';
 import type { Ctx, NetworkServiceServer } from './types.ts';
 
 /**
@@ -26,6 +26,29 @@ export async function doNextOrUndo<W, T>(
 }
 
 /**
+ * Next / do / close: the rest of the chain answers first, then this element builds on the answer
+ * (`work`); when the work fails, its own partial state is undone (`undo`, failures logged) and
+ * the far side closed, and the work's error is what the caller hears.
+ */
+export async function afterNextOrClose<T>(
+  ctx: Ctx,
+  element: string,
+  next: NetworkServiceServer,
+  req: NetworkServiceRequest,
+  work: (resp: Connection) => Promise<T>,
+  undo: () => Promise<void> = async () => {},
+): Promise<T> {
+  const resp = await next.request(ctx, req);
+  try {
+    return await work(resp);
+  } catch (err) {
+    await undo().catch((undoErr: unknown) => ctx.log.error({ element, connId: resp.id, err: undoErr }, 'rollback failed; state may be left behind'));
+    await closeQuietly(ctx, element, next, resp);
+    throw err;
+  }
+}
+
+/**
  * The undo of a `next.request` that succeeded before a later step of this element failed: closes
  * the far side, logging a failed close (the far side then expires on its own) so that the
  * original error is the one the caller sees.
@@ -41,4 +64,15 @@ export async function closeThenRelease(ctx: Ctx, conn: Connection, next: Network
   } finally {
     release();
   }
+}
+
+/**
+ * A Close that undoes this element's own kernel or file state first and then always closes the
+ * rest of the chain, so the far side is released even when the undo failed; the undo's failure is
+ * then what the caller hears.
+ */
+export async function undoThenClose(ctx: Ctx, conn: Connection, next: NetworkServiceServer, undo: () => Promise<void>): Promise<void> {
+  const failed = await undo().then(() => undefined, (err: unknown) => ({ err }));
+  await next.close(ctx, conn);
+  if (failed) throw failed.err instanceof Error ? failed.err : new Error(String(failed.err));
 }

@@ -13,11 +13,12 @@ function withExpiry(conn: Connection, expires: Date): Connection {
 
 /**
  * Sets `expires` on this hop's path segment and closes the connection when that moment passes
- * without a refresh. Needs begin (the close is a begin event) and metadata before it.
+ * without a refresh (the close is a begin event).
  */
 export function timeout(lifetimeMs: number, now: () => number = Date.now): Element {
   return {
     name: 'timeout',
+    needs: ['begin', 'metadata'],
     async request(ctx, req, next) {
       const conn = await next.request(ctx, req);
       const expires = new Date(now() + lifetimeMs);

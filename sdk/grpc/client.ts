@@ -1,5 +1,7 @@
 import { Client, connectivityState, credentials as grpcCredentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { NsmError } from '../errors.ts';
+import { SpanKind } from '@opentelemetry/api';
+import { inSpan, outgoingTraceContext, tracing } from '../telemetry/tracing.ts';
 import { grpcTarget, parseAddress } from './address.ts';
 import { deserialize, methodPath, serialize, type MethodDef, type ServiceDef } from './definitions.ts';
 import { GRPC_COMMON_OPTIONS } from './options.ts';
@@ -95,8 +97,22 @@ function withoutCallerStack<T>(start: () => T): T {
   }
 }
 
-/** One unary call as a promise; aborting the signal cancels the call on the wire. */
+/** The call's metadata, with the active trace context when tracing is on. */
+function withTraceContext(given: Metadata | undefined): Metadata {
+  const metadata = given ?? new Metadata();
+  if (tracing()) for (const [k, v] of Object.entries(outgoingTraceContext())) metadata.set(k, v);
+  return metadata;
+}
+
+/** One unary call as a promise; aborting the signal cancels the call on the wire. With tracing on, the call is a client span. */
 export function unary<Req, Res>(channel: Channel, service: ServiceDef, method: MethodDef<Req, Res>, req: Req, options: CallOptions = {}): Promise<Res> {
+  const tracer = tracing();
+  if (!tracer) return unaryCall(channel, service, method, req, options);
+  const path = methodPath(service, method);
+  return inSpan(tracer, path.slice(1), { 'rpc.method': path, 'server.address': channel.target }, () => unaryCall(channel, service, method, req, options), SpanKind.CLIENT);
+}
+
+function unaryCall<Req, Res>(channel: Channel, service: ServiceDef, method: MethodDef<Req, Res>, req: Req, options: CallOptions): Promise<Res> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal, channel.target));
   return new Promise<Res>((resolve, reject) => {
@@ -104,7 +120,7 @@ export function unary<Req, Res>(channel: Channel, service: ServiceDef, method: M
     const onAbort = () => call.cancel();
     const call = withoutCallerStack(() => channel.client.makeUnaryRequest(
       methodPath(service, method), serialize(method.requestType), deserialize(method.responseType), req,
-      options.metadata ?? new Metadata(), { deadline },
+      withTraceContext(options.metadata), { deadline },
       (err: ServiceError | null, res?: Res) => {
         signal?.removeEventListener('abort', onAbort);
         if (err) reject(signal?.aborted ? abortReason(signal, channel.target) : fromServiceError(err, channel.target));

@@ -17,6 +17,7 @@ export interface MethodDef<Req, Res> {
 export interface ServiceDef {
   readonly name: string;
   readonly fullName: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each method has its own request and response types
   readonly methods: Readonly<Record<string, MethodDef<any, any>>>;
 }
 

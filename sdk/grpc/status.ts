@@ -1,10 +1,10 @@
 import { Metadata, status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { Code, codeName, NsmError, toNsmError } from '../errors.ts';
+import { codeName, NsmError, toNsmError } from '../errors.ts';
 
 /** The edge from our errors to gRPC status: the code carries over, the message becomes details. */
 export function toStatus(err: unknown): Partial<StatusObject> {
   const e = toNsmError(err);
-  return { code: Code[e.code] as unknown as status, details: e.message, metadata: new Metadata() };
+  return { code: status[e.code], details: e.message, metadata: new Metadata() };
 }
 
 /** The edge back: a gRPC failure becomes an NsmError naming whom we were calling. */

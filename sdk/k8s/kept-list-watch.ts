@@ -72,7 +72,7 @@ export function keptListWatch<T extends KubernetesObject>(o: KeptListWatchOption
     const aborted = () => fail(a.signal.reason);
     informer.on('error', fail);
     a.signal.addEventListener('abort', aborted, { once: true });
-    listedNow = a.reset;
+    listedNow = () => a.reset();
     informer.start().then(() => {
       if (failed) return;
       // Listing (or, with a resource version kept, watching) worked: the cache is current.

@@ -30,9 +30,11 @@ function apiError(err: unknown, what: string): NsmError {
   if (err instanceof ApiException) {
     const code = err.code === 403 ? 'PERMISSION_DENIED' : err.code === 404 ? 'NOT_FOUND' : err.code === 409 ? 'ABORTED' : err.code === 400 || err.code === 422 ? 'INVALID_ARGUMENT' : err.code >= 500 ? 'UNAVAILABLE' : 'INTERNAL';
     const hint = err.code === 403 ? ' (check the RBAC rules for the NSM CRDs)' : err.code === 404 ? ' (are the NSM CRDs installed?)' : '';
-    let detail = '';
+    let detail: string;
     try {
-      detail = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body)?.message ?? '';
+      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+      const message = body && typeof body === 'object' && 'message' in body ? body.message : undefined;
+      detail = typeof message === 'string' ? message : '';
     } catch {
       detail = String(err.body);
     }

@@ -40,7 +40,7 @@ const strMap = (v: unknown): Record<string, string> => {
   return out;
 };
 const strList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-const objList = (v: unknown): Json[] => (Array.isArray(v) ? v.filter((x) => x && typeof x === 'object') : []);
+const objList = (v: unknown): Json[] => (Array.isArray(v) ? v.filter((x: unknown): x is Json => typeof x === 'object' && x !== null) : []);
 
 export function endpointToSpec(nse: NetworkServiceEndpoint): Json {
   const labels: Json = {};

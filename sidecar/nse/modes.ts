@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { Element } from '../../sdk/chain/types.ts';
 import type { ConfigOf } from '../../sdk/config/types.ts';
 import type { nseEnv } from './env.ts';
@@ -15,6 +16,8 @@ export interface ModeRuntime {
   readonly describe: Record<string, unknown>;
   /** What the mode keeps per connection, counted (addresses, ids...): each goes back to 0 once its connections are closed. */
   held?(): Record<string, number>;
+  /** Registers the mode's own metrics (its pool, its ports...) in the endpoint's registry. */
+  metrics?(registry: Registry): void;
   stop?(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { probeLinkTypes } from '../../forwarder/remote/probe.ts';
+import { probeLinkTypes } from '../../forwarder/tunnels/probe.ts';
 import { startMesh } from '../fixtures/mesh.ts';
 import { addNetns, ping, uniquePrefix, whyNoKernelTests } from '../fixtures/netns.ts';
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { INSTALL_RELEASE, renderInstall } from '../../scripts/install-manifest.ts';
 import { hasCustomSchema, validateCustom } from '../fixtures/crd-schemas.ts';
+import { commands } from '../../bin/cli.ts';
 import { chartDir, documents, helm, helmTemplate, repoRoot as root, type TemplateOptions } from '../fixtures/kube-cli.ts';
 import { isKubernetesKind, validateKubernetes } from '../fixtures/k8s-schema.ts';
 import { startFixtureApiServer, type ResourceDef } from '../fixtures/kube-api-server.ts';
@@ -86,7 +87,7 @@ t.test('the webhook Deployment', async (t) => {
   t.equal(c.image, 'ghcr.io/nsm-project/nsm-webhook:0.1.0');
   t.equal(c.imagePullPolicy, 'IfNotPresent');
   for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz'], ['startupProbe', '/healthz']]) {
-    t.same(c[probe as string].httpGet, { scheme: 'HTTPS', path, port: 'https' }, probe);
+    t.same(c[probe].httpGet, { scheme: 'HTTPS', path, port: 'https' }, probe);
   }
   t.same(c.ports, [
     { name: 'https', containerPort: 8443, protocol: 'TCP' },
@@ -364,6 +365,16 @@ t.test('metrics monitors are off by default and select the right pods', async (t
     const kind = component === 'webhook' ? 'Deployment' : 'DaemonSet';
     t.ok(matches(m.spec.selector, find(pm, kind).spec.template.metadata.labels), `${component} PodMonitor selects its pods`);
     t.same(m.spec.podMetricsEndpoints, [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    // The port scraped is the one the component opens: its container port named metrics is the
+    // port of NSM_METRICS_LISTEN_ON, a setting the component has (a mistyped one would be ignored).
+    const container = find(pm, kind).spec.template.spec.containers[0];
+    const port = container.ports.find((x: Obj) => x.name === 'metrics').containerPort;
+    const listenOn = container.env.find((e: Obj) => e.name === 'NSM_METRICS_LISTEN_ON')?.value;
+    t.equal(listenOn, `:${port}`, `${component} serves metrics on the monitored port`);
+    const command = component === 'webhook' ? 'webhook' : 'forwarder';
+    const schema = (await (commands.find(([name]) => name === command)![1])()).default.env;
+    t.ok('NSM_METRICS_LISTEN_ON' in schema, `nsm ${command} has the setting`);
+    t.same(container.env.map((e: Obj) => e.name as string).filter((n: string) => n.startsWith('NSM_') && !(n in schema)), [], `every NSM_ variable of the ${component} is a setting of nsm ${command}`);
   }
   const sm = await render({ metrics: { monitor: { enabled: true, kind: 'ServiceMonitor' } } });
   for (const component of ['webhook', 'forwarder']) {

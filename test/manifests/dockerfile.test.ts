@@ -20,7 +20,7 @@ export function instructions(text: string): Instruction[] {
     .map((l) => {
       const m = /^(\w+)\s+(.*)$/.exec(l);
       if (!m) throw new Error(`bad line: ${l}`);
-      return { op: (m[1] as string).toUpperCase(), args: (m[2] as string).replace(/\s+/g, ' ') };
+      return { op: (m[1]).toUpperCase(), args: (m[2]).replace(/\s+/g, ' ') };
     });
 }
 
@@ -64,7 +64,7 @@ function lint(text: string, cmd: string[], needsIproute: boolean): string[] {
   }
   const copied = final.filter((i) => i.op === 'COPY' && !i.args.includes('--from=')).map((i) => i.args.split(' ')[0]?.replace(/^\.\//, ''));
   for (const d of RUNTIME_DIRS) if (!copied.includes(d)) problems.push(`does not copy ${d}/`);
-  for (const f of copied) if (!RUNTIME_DIRS.includes(f as string) && f !== 'package.json') problems.push(`copies ${f}, which does not run`);
+  for (const f of copied) if (!RUNTIME_DIRS.includes(f) && f !== 'package.json') problems.push(`copies ${f}, which does not run`);
   if (!final.some((i) => i.op === 'COPY' && /--from=deps \/app\/node_modules/.test(i.args))) problems.push('node_modules not taken from the deps stage');
   const labels = final.filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
   for (const l of ['title', 'description', 'source', 'licenses', 'version']) {

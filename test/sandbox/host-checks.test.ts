@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeProblems, startupProblems } from '../../forwarder/startup-checks.ts';
-import { probeLinkTypes } from '../../forwarder/remote/probe.ts';
+import { probeLinkTypes } from '../../forwarder/tunnels/probe.ts';
 import { hostProblem } from '../../sandbox/host-checks.ts';
 import { missingTool, onPath, PING } from '../../sdk/host-tools.ts';
 import { NSM, uniquePrefix, whyNoKernelTests, type T } from '../fixtures/netns.ts';

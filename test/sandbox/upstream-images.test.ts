@@ -1,6 +1,7 @@
 import t from 'tap';
 import { isClient, placePod, sandboxCommand } from '../../sandbox/apply.ts';
 import { selects } from '../../sandbox/label-selector.ts';
+import type { Manifest, Pod } from '../../sandbox/workload.ts';
 import { imageName, upstreamImage, UPSTREAM_IMAGES } from '../../sandbox/upstream-images.ts';
 
 t.test('upstream image names: registry, path, tag and digest dropped', async (t) => {
@@ -24,12 +25,12 @@ t.test('what the sandbox runs for a container', async (t) => {
 
 t.test('podAffinity with matchLabels or matchExpressions places a pod beside its peer', async (t) => {
   const state = { nodes: [{ name: 'node1', netns: 'a', ip: '' }, { name: 'node2', netns: 'b', ip: '' }], pods: [{ name: 'nse-0', netns: 'x', node: 'node2', labels: { app: 'nse-kernel' } }], procs: [], placed: 0 };
-  const pod = (labelSelector: unknown) => ({ metadata: { name: 'c' }, spec: { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector }] } } } });
+  const pod = (labelSelector: unknown) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' }, spec: { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector }] } } } }) as Pod;
   t.equal(placePod(state, pod({ matchExpressions: [{ key: 'app', operator: 'In', values: ['nse-kernel'] }] })), 'node2');
   t.equal(placePod(state, pod({ matchLabels: { app: 'nse-kernel' } })), 'node2');
   t.throws(() => placePod(state, pod({ matchExpressions: [{ key: 'app', operator: 'In', values: ['other'] }] })), /no pod with those labels runs yet/);
   t.equal(placePod(state, pod({})), 'node1', 'an empty selector is no rule: round robin');
-  const away = (labelSelector: unknown) => ({ metadata: { name: 'c' }, spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector }] } } } });
+  const away = (labelSelector: unknown) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' }, spec: { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector }] } } } }) as Pod;
   const rule = { matchExpressions: [{ key: 'app', operator: 'In', values: ['nse-kernel'] }] };
   state.placed = 1;
   t.equal(placePod(state, away(rule)), 'node1', 'round robin would pick node2, where the endpoint runs: podAntiAffinity skips it');
@@ -41,7 +42,7 @@ t.test('podAffinity with matchLabels or matchExpressions places a pod beside its
 });
 
 t.test('clients are applied last: annotated pods and pods running a client, upstream\'s included', async (t) => {
-  const pod = (spec: unknown, annotations?: Record<string, string>) => ({ kind: 'Pod', metadata: { name: 'p', ...(annotations ? { annotations } : {}) }, spec });
+  const pod = (spec: unknown, annotations?: Record<string, string>) => ({ kind: 'Pod', metadata: { name: 'p', ...(annotations ? { annotations } : {}) }, spec }) as Manifest;
   t.ok(isClient(pod({ containers: [{ name: 'a', image: 'alpine' }] }, { 'networkservicemesh.io': 'kernel://s/nsm-1' })));
   t.ok(isClient(pod({ initContainers: [{ name: 'i', image: 'ghcr.io/networkservicemesh/cmd-nsc-init:v1' }], containers: [] })));
   t.ok(isClient({ kind: 'Deployment', metadata: { name: 'd' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'ghcr.io/networkservicemesh/cmd-nsc:v1' }] } } } }));

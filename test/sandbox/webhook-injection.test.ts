@@ -2,20 +2,23 @@ import t from 'tap';
 import { injectAsWebhook } from '../../sandbox/webhook-injection.ts';
 import { containerEnv, networkServiceOf, nsmArgs, podsOf } from '../../sandbox/apply.ts';
 import { paths } from '../../sandbox/state.ts';
+import type { Pod } from '../../sandbox/workload.ts';
 
-const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'alpine', annotations: { 'networkservicemesh.io': 'kernel://k2k/nsm-1' } }, spec: { containers: [{ name: 'app', image: 'alpine' }] } };
+const pod: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'alpine', annotations: { 'networkservicemesh.io': 'kernel://k2k/nsm-1' } }, spec: { containers: [{ name: 'app', image: 'alpine' }] } };
+/** The injected pod with the arrays the injection always writes. */
+const injected = (p: Pod) => injectAsWebhook(p) as Pod & { spec: Required<Pod['spec']>; metadata: { annotations: Record<string, string> } };
 
 t.test('pods go through the webhook\'s injection: init container, sidecar, volumes appended to user arrays', async (t) => {
-  const out = injectAsWebhook(pod);
+  const out = injected(pod);
   t.same(out.spec.containers.map((c: { name: string }) => c.name), ['app', 'nsm-sidecar']);
   t.same(nsmArgs(out.spec.initContainers[0]), ['nsc', 'init']);
   t.same(nsmArgs(out.spec.containers[1]), ['nsc', 'run']);
   t.equal(nsmArgs(out.spec.containers[0]), undefined, 'other containers are not nsm');
-  t.equal(out.spec.volumes.find((v: { name: string }) => v.name === 'nsm-socket').hostPath.path, '/var/lib/networkservicemesh');
+  t.equal(out.spec.volumes.find((v) => v.name === 'nsm-socket')?.hostPath?.path, '/var/lib/networkservicemesh');
   t.ok(out.metadata.annotations['networkservicemesh.io/status'], 'the status annotation is recorded as in a cluster');
-  t.equal(pod.spec.containers.length, 1, 'the input is not changed');
+  t.equal(pod.spec.containers?.length, 1, 'the input is not changed');
   t.same(injectAsWebhook({ ...pod, metadata: { name: 'plain' } }).spec, pod.spec, 'no annotation, no change');
-  t.same(nsmArgs({ command: ['nsm', 'nse'] }), ['nse']);
+  t.same(nsmArgs({ name: 'x', command: ['nsm', 'nse'] }), ['nse']);
 });
 
 t.test('a malformed annotation is refused with the webhook\'s message', async (t) => {
@@ -23,7 +26,7 @@ t.test('a malformed annotation is refused with the webhook\'s message', async (t
 });
 
 t.test('container env: downward API, $(VAR), socket path mapped into the sandbox node', async (t) => {
-  const out = injectAsWebhook(pod);
+  const out = injected(pod);
   const env = containerEnv(out, out.spec.initContainers[0]);
   t.equal(env.NSM_NAME, 'alpine');
   t.equal(env.NSM_NETWORK_SERVICES, 'kernel://k2k/nsm-1');

@@ -119,8 +119,8 @@ t.test('random AdmissionReviews: no crash, an answer with a status, patches that
   const seen = { injected: 0, denied: 0, skipped: 0 };
   fc.assert(
     fc.property(request, (req) => {
-      const r = reviewAdmission(req as AdmissionRequest, namespaces, injector);
-      check(req as AdmissionRequest, r.response);
+      const r = reviewAdmission(req, namespaces, injector);
+      check(req, r.response);
       seen[r.outcome.decision]++;
     }),
     RUN,
@@ -134,7 +134,7 @@ t.test('the same through the HTTP app: every review answered 200 with a response
     fc.asyncProperty(request, async (req) => {
       const res = await app.inject({ method: 'POST', url: '/mutate', payload: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req } });
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${res.body}`);
-      check(req as AdmissionRequest, res.json().response);
+      check(req, res.json().response);
     }),
     { ...RUN, numRuns: 200 },
   );

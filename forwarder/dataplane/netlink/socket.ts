@@ -31,7 +31,9 @@ function inNetns<T>(path: string, fn: () => T): T {
     try {
       return fn();
     } finally {
-      // A thread left in a pod's namespace would program the wrong one from then on.
+      // A thread left in a pod's namespace would program the wrong one from then on, so this
+      // replaces whatever fn threw.
+      // eslint-disable-next-line no-unsafe-finally
       if (setns(home, CLONE_NEWNET) !== 0) throw new StrandedThread(`cannot return to the thread's own network namespace: ${strerror(errno())}`);
     }
   } finally {

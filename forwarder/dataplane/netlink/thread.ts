@@ -81,7 +81,7 @@ export class NetlinkThread {
       if (inFlight) this.#fail([inFlight], words);
       for (const p of after) this.#post(p);
     };
-    worker.on('error', (err) => died(`the netlink thread failed: ${err.message}`));
+    worker.on('error', (err: Error) => died(`the netlink thread failed: ${err.message}`));
     worker.on('exit', (code) => died(`the netlink thread exited with status ${code}`));
     this.#current = started;
     return started;

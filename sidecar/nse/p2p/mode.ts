@@ -1,3 +1,4 @@
+import { Gauge, type Registry } from 'prom-client';
 import { MEMIF_ENDPOINT_LABEL } from '../../../proto/memif.ts';
 import { ownNetnsUrl } from '../../../sdk/netns.ts';
 import { kernelAnswer } from '../elements/kernel-answer.ts';
@@ -30,17 +31,31 @@ export function p2pElements(pool: PointToPointPool, memifIds: MemifIds, memifSoc
   return [assignAddresses(pool), ...(memifSocket ? [memifAnswer(memifSocket, memifIds)] : []), kernelAnswer(netnsUrl)];
 }
 
+/** The pool's size and use, read when scraped. */
+function poolMetrics(registry: Registry, pool: PointToPointPool): void {
+  new Gauge({ name: 'nsm_nse_address_pool_size', help: 'addresses the endpoint\'s pool (NSM_CIDR_PREFIX) hands out', registers: [registry], collect() { this.set(pool.size); } });
+  new Gauge({
+    name: 'nsm_nse_addresses', help: 'addresses of the pool, by state (used, free)', labelNames: ['state'], registers: [registry],
+    collect() {
+      this.set({ state: 'used' }, pool.used);
+      this.set({ state: 'free' }, pool.size - pool.used);
+    },
+  });
+}
+
 export const p2pMode: EndpointMode = {
   async start(o, config) {
     const pool = new PointToPointPool(config.NSM_CIDR_PREFIX);
     adoptAddresses(o, pool);
     const memifSocket = config.NSM_MEMIF_SOCKET || undefined;
     const memifIds = new MemifIds();
+    const labels: Record<string, string> = memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {};
     return {
       elements: p2pElements(pool, memifIds, memifSocket),
       held: () => ({ addresses: pool.connections, unclaimedAddresses: pool.unclaimed, memifIds: memifIds.size }),
-      labels: memifSocket ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {} as Record<string, string>,
+      labels,
       describe: { pool: pool.cidr, memif: memifSocket },
+      metrics: (registry) => poolMetrics(registry, pool),
     };
   },
 };

@@ -84,6 +84,15 @@ export class PointToPointPool {
     return n;
   }
 
+  /** Addresses the pool hands out, and those in use. */
+  get size(): number {
+    return this.#last - this.#first + 1;
+  }
+
+  get used(): number {
+    return this.#used.size;
+  }
+
   get(connId: string): Pair | undefined {
     return this.#byConn.get(connId);
   }

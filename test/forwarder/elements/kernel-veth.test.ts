@@ -22,7 +22,7 @@ function fakeEndpoint() {
         context: { ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'], srcRoutes: [{ prefix: '10.0.0.1/32' }], dstRoutes: [{ prefix: '10.0.0.2/32' }] }, MTU: 1400 },
       });
     },
-    close: async () => void calls.closes++,
+    close: async () => { calls.closes++; },
   };
   return { element, calls };
 }

@@ -12,7 +12,7 @@ import { clientOffers } from '../../../forwarder/elements/client-offers.ts';
 import { kernelVeth } from '../../../forwarder/elements/kernel-veth.ts';
 import { memifShortcut } from '../../../forwarder/elements/memif-shortcut.ts';
 import { negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
-import { endpointKey } from '../../../forwarder/elements/roundrobin.ts';
+import { ENDPOINT, endpointKey } from '../../../forwarder/elements/roundrobin.ts';
 import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 import { tempDir, type T } from '../../fixtures/netns.ts';
 
@@ -35,7 +35,7 @@ function fakeEndpoint(socket: string | undefined) {
       }
       return Connection.fromPartial({ ...base, mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }) });
     },
-    close: async () => void seen.closes++,
+    close: async () => { seen.closes++; },
   };
   return { element, seen };
 }
@@ -51,7 +51,7 @@ async function setup(t: T, o: { sameNode: boolean; memif: boolean }) {
     name: 'nse', networkServiceNames: ['svc'], url: o.sameNode ? 'unix:///run/nse.sock' : 'tcp://10.0.0.2:5002',
     networkServiceLabels: { svc: { labels: o.memif ? { [MEMIF_ENDPOINT_LABEL]: 'true' } : {} } },
   });
-  const pick: Element = { name: 'pick', request: (ctx, req, next) => next.request(endpointKey.with(ctx, nse), req) };
+  const pick: Element = { name: 'pick', provides: [ENDPOINT], request: (ctx, req, next) => next.request(endpointKey.with(ctx, nse), req) };
   const runner = new RecordingRunner();
   const endpoint = fakeEndpoint(o.memif ? socket : undefined);
   const netns = new FakeNetns();

@@ -10,8 +10,8 @@ import type { Netns, RunOptions } from '../../../forwarder/dataplane/runner.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
 import { tunnelClient } from '../../../forwarder/elements/tunnel-client.ts';
 import { tunnelEndpoint } from '../../../forwarder/elements/tunnel-endpoint.ts';
-import { supportedTunnels, tunnelOrder, type Tunnels } from '../../../forwarder/remote/tunnels.ts';
-import { VniAllocator } from '../../../forwarder/remote/vni.ts';
+import { supportedTunnels, tunnelOrder, type Tunnels } from '../../../forwarder/tunnels/tunnels.ts';
+import { VniAllocator } from '../../../forwarder/tunnels/vni.ts';
 import type { AdoptionTable } from '../../../forwarder/dataplane/adoption.ts';
 import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 
@@ -53,7 +53,7 @@ function fakeEndpoint() {
         context: { ...req.connection?.context, ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'] } },
       });
     },
-    close: async () => void calls.closes++,
+    close: async () => { calls.closes++; },
   };
   return { element, calls };
 }
@@ -169,7 +169,7 @@ t.test('close removes both ends and frees the VNIs', async (t) => {
 });
 
 t.test('offers carry the REMOTE class and only the client half of the parameters', async (t) => {
-  const { supportedTunnels: s } = await import('../../../forwarder/remote/tunnels.ts');
+  const { supportedTunnels: s } = await import('../../../forwarder/tunnels/tunnels.ts');
   t.same(s(node('10.0.0.1', ['GRE', 'KERNEL'])), [{ type: 'GRE', cls: Cls.REMOTE }, { type: 'VXLAN', cls: Cls.REMOTE }]);
   t.same(tunnelOrder(['kernel', 'gre']), ['GRE', 'VXLAN'], 'case-insensitive; unlisted tunnels follow');
 });

@@ -96,7 +96,7 @@ t.test('a request without an id is refused', async (t) => {
 
 t.test('a cancelled caller does not start its queued event', async (t) => {
   const seen: string[] = [];
-  const c = chain([begin(), { name: 'rec', request: async (cx: Ctx, r, next) => { seen.push(r.connection!.labels.tag); await sleep(10); return next.request(cx, r); } } as Element]);
+  const c = chain([begin(), { name: 'rec', request: async (cx: Ctx, r, next) => { seen.push(r.connection!.labels.tag); await sleep(10); return next.request(cx, r); } }]);
   const controller = new AbortController();
   const first = c.request(ctx(), req('x', 'first'));
   const second = c.request(newCtx(silentLogger(), controller.signal), req('x', 'second'));

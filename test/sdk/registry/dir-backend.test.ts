@@ -27,7 +27,7 @@ t.test('one JSON file per object; another writer is seen through the watch', asy
 
 t.test('endpoint find semantics', async (t) => {
   const nse = NetworkServiceEndpoint.fromPartial({ name: 'a', networkServiceNames: ['s', 't'], networkServiceLabels: { s: { labels: { x: '1', y: '2' } } }, url: 'tcp://10.0.0.1:5001' });
-  const q = (p: Record<string, unknown>) => endpointMatchesQuery(NetworkServiceEndpoint.fromPartial(p as Partial<NetworkServiceEndpoint>), nse);
+  const q = (p: Partial<NetworkServiceEndpoint>) => endpointMatchesQuery(NetworkServiceEndpoint.fromPartial(p), nse);
   t.ok(q({}));
   t.ok(q({ networkServiceNames: ['t'], url: '10.0.0.1' }));
   t.ok(q({ networkServiceLabels: { s: { labels: { x: '1' } } } }));

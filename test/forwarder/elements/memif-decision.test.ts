@@ -1,6 +1,6 @@
 import t from 'tap';
 import { isNsmError } from '../../../sdk/errors.ts';
-import { decideLocalMechanism } from '../../../forwarder/local/memif-decision.ts';
+import { decideLocalMechanism } from '../../../forwarder/elements/memif-decision.ts';
 
 const SAME = 'unix:///var/lib/networkservicemesh/endpoints/nse.sock';
 const OTHER = 'tcp://10.0.0.2:5002';

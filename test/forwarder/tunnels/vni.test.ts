@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { compareIps, VniAllocator, vniIsEven, VNI_MAX } from '../../../forwarder/remote/vni.ts';
-import { tunnelMtu, tunnelOverhead } from '../../../forwarder/remote/mtu.ts';
+import { compareIps, VniAllocator, vniIsEven, VNI_MAX } from '../../../forwarder/tunnels/vni.ts';
+import { tunnelMtu, tunnelOverhead } from '../../../forwarder/tunnels/mtu.ts';
 
 t.test('addresses compare byte-wise, IPv4 and IPv6', async (t) => {
   t.ok(compareIps('10.0.0.2', '10.0.0.10') < 0, 'numeric, not lexical');
@@ -24,8 +24,8 @@ t.test('property: two nodes allocating toward each other never collide', async (
     if (a === b) return true;
     const onB = new VniAllocator();
     const onA = new VniAllocator();
-    const towardB = Array.from({ length: n }, () => onB.allocate(a, b));
-    const towardA = Array.from({ length: n }, () => onA.allocate(b, a));
+    const towardB = Array.from({ length: n }, () => onB.allocate(a, b).vni);
+    const towardA = Array.from({ length: n }, () => onA.allocate(b, a).vni);
     const all = [...towardB, ...towardA];
     return new Set(all).size === all.length && all.every((v) => v >= 1 && v <= VNI_MAX);
   }), { numRuns: 200 });
@@ -37,18 +37,20 @@ t.test('allocations are unique on a node, released numbers come back, exhaustion
   const sequence = [0.5, 0.5, 0.5, 0.25];
   const alloc = new VniAllocator(() => sequence[i++ % sequence.length]);
   const first = alloc.allocate('10.0.0.1', '10.0.0.2');
-  t.equal(first % 2, 0);
+  t.equal(first.vni % 2, 0);
   const second = alloc.allocate('10.0.0.1', '10.0.0.2');
-  t.not(second, first, 'a taken number is skipped');
-  alloc.release(first);
+  t.not(second.vni, first.vni, 'a taken number is skipped');
+  first.release();
   t.equal(alloc.size, 1);
-  t.notOk(alloc.reserve(second));
+  first.release();
+  t.equal(alloc.size, 1, 'a lease released twice is released once');
+  t.notOk(alloc.reserve(second.vni));
   t.ok(alloc.reserve(7));
   const stuck = new VniAllocator(() => 0);
   stuck.allocate('10.0.0.2', '10.0.0.1');
   t.throws(() => stuck.allocate('10.0.0.2', '10.0.0.1'), { code: 'RESOURCE_EXHAUSTED', message: /no free VXLAN VNI/ });
   const top = new VniAllocator(() => 0.99999999999);
-  t.equal(top.allocate('10.0.0.1', '10.0.0.2') % 2, 0, 'the top of the range stays in range and even');
+  t.equal(top.allocate('10.0.0.1', '10.0.0.2').vni % 2, 0, 'the top of the range stays in range and even');
 });
 
 t.test('tunnel MTU leaves room for the encapsulation', async (t) => {

@@ -29,9 +29,16 @@ export function vniIsEven(srcIp: string, dstIp: string): boolean {
   return compareIps(srcIp, dstIp) <= 0;
 }
 
+/** A VNI (or GRE key) held for one connection; releasing it more than once releases it once. */
+export interface VniLease {
+  readonly vni: number;
+  release(): void;
+}
+
 /**
- * Allocates VNIs on the endpoint side. Linux allows one VXLAN device per VNI and UDP port in a
- * namespace whatever the remote, so numbers are unique per node, not only per peer.
+ * VNIs on this node. Linux allows one VXLAN device per VNI and UDP port in a namespace whatever
+ * the remote, so numbers are unique per node, not only per peer. Every number handed out is a
+ * lease: whoever holds it releases it, once.
  */
 export class VniAllocator {
   readonly #inUse = new Set<number>();
@@ -41,28 +48,32 @@ export class VniAllocator {
     this.#random = random;
   }
 
-  allocate(srcIp: string, dstIp: string): number {
+  /** A fresh VNI for a tunnel from `srcIp` (the client's node) to `dstIp` (this one), by upstream's parity rule. */
+  allocate(srcIp: string, dstIp: string): VniLease {
     const even = vniIsEven(srcIp, dstIp);
     for (let attempt = 0; attempt < 64; attempt++) {
       let vni = 1 + Math.floor(this.#random() * VNI_MAX);
       if ((vni % 2 === 0) !== even) vni = vni === VNI_MAX ? vni - 1 : vni + 1;
-      if (!this.#inUse.has(vni)) {
-        this.#inUse.add(vni);
-        return vni;
-      }
+      if (!this.#inUse.has(vni)) return this.#lease(vni);
     }
     throw new NsmError('RESOURCE_EXHAUSTED', `no free VXLAN VNI after 64 tries (${this.#inUse.size} in use on this node)`);
   }
 
-  /** Marks a VNI taken (a connection re-adopted after a restart); false when it already was. */
-  reserve(vni: number): boolean {
-    if (this.#inUse.has(vni)) return false;
-    this.#inUse.add(vni);
-    return true;
+  /** A VNI chosen elsewhere (the peer's, or one a connection already had); undefined when it is taken on this node. */
+  reserve(vni: number): VniLease | undefined {
+    return this.#inUse.has(vni) ? undefined : this.#lease(vni);
   }
 
-  release(vni: number): void {
-    this.#inUse.delete(vni);
+  #lease(vni: number): VniLease {
+    this.#inUse.add(vni);
+    let held = true;
+    return {
+      vni,
+      release: () => {
+        if (held) this.#inUse.delete(vni);
+        held = false;
+      },
+    };
   }
 
   get size(): number {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { findUnderlay, type IpJson } from '../../../forwarder/remote/underlay.ts';
+import { findUnderlay, type IpJson } from '../../../forwarder/tunnels/underlay.ts';
 
 const addrs = [
   { ifname: 'lo', mtu: 65536, addr_info: [{ family: 'inet', local: '127.0.0.1', scope: 'host' }] },

@@ -1,0 +1,86 @@
+import { begin } from '../sdk/chain/begin.ts';
+import { metadata } from '../sdk/chain/metadata.ts';
+import type { Element } from '../sdk/chain/types.ts';
+import { timeout } from '../sdk/elements/timeout.ts';
+import { updatePath } from '../sdk/elements/update-path.ts';
+import type { ChannelPool } from '../sdk/grpc/channel-pool.ts';
+import type { RegistryBackend } from '../sdk/registry/types.ts';
+import { endpointAnswer, type EndpointIdentities } from './authz/endpoint-answer.ts';
+import { connectionOwner, releaseOwner, type Owners } from './authz/ownership.ts';
+import { ownNamespaceOnly } from './authz/own-namespace.ts';
+import type { AdoptionTable } from './dataplane/adoption.ts';
+import type { MemifRendezvous } from './dataplane/memif-rendezvous.ts';
+import type { NetnsResolver } from './dataplane/netns-resolver.ts';
+import type { KernelRunner } from './dataplane/runner.ts';
+import { callEndpoint } from './elements/call-endpoint.ts';
+import { clientNetns } from './elements/client-netns.ts';
+import { clientOffers } from './elements/client-offers.ts';
+import { discover } from './elements/discover.ts';
+import { kernelVeth } from './elements/kernel-veth.ts';
+import { memifShortcut } from './elements/memif-shortcut.ts';
+import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
+import { remoteSwitch } from './elements/remote-switch.ts';
+import { roundRobin } from './elements/roundrobin.ts';
+import { tunnelClient } from './elements/tunnel-client.ts';
+import { tunnelEndpoint } from './elements/tunnel-endpoint.ts';
+import { heal } from './heal/element.ts';
+import type { Healer } from './heal/healer.ts';
+import { liveEndpoints } from './heal/live-endpoints.ts';
+import type { Peering } from './remote/peering.ts';
+
+/** Everything the forwarder's chain is built from. */
+export interface ChainParts {
+  name: string;
+  registry: RegistryBackend;
+  runner: KernelRunner;
+  resolver: NetnsResolver;
+  adoption: AdoptionTable;
+  rendezvous: MemifRendezvous;
+  endpoints: EndpointIdentities;
+  owners: Owners;
+  monitor: Element;
+  /** Watches the far side of every connection and heals (see forwarder/heal/). */
+  healer?: Healer;
+  /** Channels to this node's endpoints. */
+  local: ChannelPool;
+  connectionLifetimeMs: number;
+  requestTimeoutMs: number;
+  peering?: Peering;
+}
+
+/** The switch to the tunnel sides: towards a peer forwarder, or from one to a local endpoint. */
+function tunnelSwitch(p: ChainParts, peering: Peering): Element {
+  const deps = { runner: p.runner, resolver: p.resolver, tunnels: peering.tunnels, vnis: peering.vnis, adoption: p.adoption };
+  return remoteSwitch(peering.registry,
+    [tunnelClient(deps), callEndpoint(peering.peers, peering.registry, p.requestTimeoutMs)],
+    [tunnelEndpoint(deps), endpointAnswer(p.endpoints), callEndpoint(p.local, peering.registry, p.requestTimeoutMs)]);
+}
+
+/**
+ * The forwarder's chain, in order, assembled in this one place. Each element declares what it
+ * needs before it and what it provides; `chain()` checks the order when it is built.
+ */
+export function forwarderElements(p: ChainParts): Element[] {
+  return [
+    updatePath(p.name),
+    ownNamespaceOnly(),
+    connectionOwner(p.owners),
+    begin(),
+    metadata(),
+    releaseOwner(p.owners),
+    timeout(p.connectionLifetimeMs),
+    p.monitor,
+    ...(p.healer ? [heal(p.healer)] : []),
+    clientOffers(),
+    negotiateMechanism(p.peering ? [...FORWARDER_SUPPORTS, ...p.peering.supported] : undefined),
+    clientNetns(p.resolver),
+    discover(p.registry),
+    ...(p.healer ? [liveEndpoints(p.healer)] : []),
+    roundRobin(),
+    memifShortcut(p.rendezvous, p.resolver),
+    ...(p.peering ? [tunnelSwitch(p, p.peering)] : []),
+    kernelVeth(p.runner, p.resolver, p.adoption),
+    endpointAnswer(p.endpoints),
+    callEndpoint(p.local, p.registry, p.requestTimeoutMs),
+  ];
+}
