@@ -10,8 +10,12 @@ import { applyFiles, down, up } from './lifecycle.ts';
 import { connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
 
-const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel'].map((e) => resolve(import.meta.dirname, '../examples', e));
+const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device'].map((e) => resolve(import.meta.dirname, '../examples', e));
 const DEMO_NODES = 2;
+/** The device examples/external-device configures. */
+const DEMO_DEVICES = ['router1'];
+/** One connection per client pod of the examples. */
+const DEMO_CONNECTIONS = 4;
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function files(args: string[]): string[] {
@@ -29,15 +33,27 @@ function nodeCount(args: string[]): number {
   return n;
 }
 
+/** Every `--external NAME` (the option may repeat). */
+function deviceNames(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--external') continue;
+    const name = args[i + 1];
+    if (!name || name.startsWith('-')) throw new NsmError('INVALID_ARGUMENT', '--external needs the name of a device outside the cluster, e.g. --external router1');
+    out.push(name);
+  }
+  return out;
+}
+
 async function demo(keep: boolean, level: string): Promise<number> {
   const started = Date.now();
   const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
   await requireHost({ buildsNodes: true, nodes: DEMO_NODES });
   try {
-    await up(level, say, DEMO_NODES);
+    await up(level, say, DEMO_NODES, DEMO_DEVICES);
     for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
     const until = Date.now() + 10_000;
-    while (connections(loadState()!).length < 3 && Date.now() < until) await sleep(100);
+    while (connections(loadState()!).length < DEMO_CONNECTIONS && Date.now() < until) await sleep(100);
     say('');
     status(say);
     say('');
@@ -55,19 +71,19 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] | apply -f FILE|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [--keep]',
+  usage: 'up [--nodes N] [--external NAME]... | apply -f FILE|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say, nodeCount(args)); return 0;
+      case 'up': await up(level, say, nodeCount(args), deviceNames(args)); return 0;
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'kill': await kill(args[1], say); return 0;
       case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
       case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N], apply -f FILE, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME], apply -f FILE, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [--keep]`);
     }
   },
 });

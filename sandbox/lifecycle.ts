@@ -8,15 +8,25 @@ import type { Manifest } from './workload.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
-import { buildUnderlay, freeSubnet } from './topology.ts';
+import { attachDevice, buildUnderlay, DEVICE_SUBNET, freeSubnet } from './topology.ts';
 
 
 /** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
 const FORWARDER_METRICS_PORT = 9091;
 export type Say = (line: string) => void;
 
+/** What every process of the sandbox starts with; the namespace prefix lets a hook find a device's namespace. */
 function baseEnv(logLevel: string): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, NSM_LOG_LEVEL: logLevel };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, NSM_LOG_LEVEL: logLevel, NSM_SANDBOX_NETNS_PREFIX: NETNS_PREFIX };
+}
+
+const DEVICE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+function checkDevices(devices: readonly string[], nodes: readonly string[]): void {
+  for (const [i, d] of devices.entries()) {
+    if (!DEVICE_NAME.test(d)) throw new NsmError('INVALID_ARGUMENT', `--external ${JSON.stringify(d)}: name a device with lower-case letters, digits and -, starting with a letter (such as router1)`);
+    if (nodes.includes(d) || devices.indexOf(d) !== i) throw new NsmError('INVALID_ARGUMENT', `--external ${d}: that name is taken (by a node or another device)`);
+  }
 }
 
 /** Stops what an earlier run left (processes by recorded pid, namespaces with our prefix) and removes the state directory. */
@@ -36,19 +46,21 @@ export async function down(say: Say): Promise<void> {
   if (state || ours.length > 0) say(`sandbox removed (${ours.length} namespaces, ${state?.procs.length ?? 0} processes)`);
 }
 
-export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<State> {
+export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames: readonly string[] = []): Promise<State> {
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new NsmError('INVALID_ARGUMENT', `--nodes ${nodeCount}: give a whole number from 1 to 16`);
-  await requireHost({ buildsNodes: true, nodes: nodeCount });
-  if (existsSync(STATE_DIR) || ip(['netns', 'list']).out.includes(NETNS_PREFIX)) await down(say);
   const names = Array.from({ length: nodeCount }, (_, i) => nodeName(i));
-  for (const n of names) {
+  checkDevices(deviceNames, names);
+  await requireHost({ buildsNodes: true, nodes: nodeCount + deviceNames.length });
+  if (existsSync(STATE_DIR) || ip(['netns', 'list']).out.includes(NETNS_PREFIX)) await down(say);
+  for (const n of [...names, ...deviceNames]) {
     const made = ip(['netns', 'add', `${NETNS_PREFIX}${n}`]);
     if (!made.ok) throw new NsmError('INTERNAL', `cannot create network namespace ${NETNS_PREFIX}${n}: ${made.err}`);
   }
   const subnet = freeSubnet();
   const underlay = buildUnderlay(UNDERLAY_NETNS, names.map((n) => `${NETNS_PREFIX}${n}`), subnet);
   const nodes = underlay.map((u, i) => ({ name: names[i], netns: u.netns, ip: u.ip }));
-  const state: State = { nodes, pods: [], procs: [] };
+  const devices = deviceNames.map((name, i) => ({ name, ...attachDevice(UNDERLAY_NETNS, `${NETNS_PREFIX}${name}`, i) }));
+  const state: State = { nodes, devices, pods: [], procs: [] };
   saveState(state);
   mkdirSync(paths.ca, { recursive: true });
   const ca = makeCa(paths.ca, 'ca');
@@ -63,6 +75,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
       NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
       NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      NSM_EXTERNAL_DEVICE_CIDRS: `${DEVICE_SUBNET}.0/24`,
     }));
   }
   saveState(state);
@@ -77,6 +90,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
     }
     say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001, metrics: ip netns exec ${node.netns} curl http://${node.ip}:${FORWARDER_METRICS_PORT}/metrics`);
   }
+  for (const d of devices) say(`device ${d.name} up: ${d.ip} on the underlay, outside the cluster (namespace ${d.netns}, no forwarder)`);
   return state;
 }
 
@@ -93,8 +107,8 @@ export async function applyFiles(files: string[], logLevel: string, say: Say): P
   const state = loadState();
   if (!state) throw new NsmError('FAILED_PRECONDITION', 'the sandbox is not up: run nsm sandbox up first');
   const docs = readManifests(files);
-  // Services first, then endpoints and other pods, clients last (so their endpoints run first).
-  const order = (d: Manifest) => (d.kind === 'NetworkService' ? 0 : isClient(d) ? 2 : 1);
+  // Services and ConfigMaps first, then endpoints and other pods, clients last (so their endpoints run first).
+  const order = (d: Manifest) => (d.kind === 'NetworkService' || d.kind === 'ConfigMap' ? 0 : isClient(d) ? 2 : 1);
   docs.sort((a, b) => order(a) - order(b));
   const r = await apply(state, docs, baseEnv(logLevel), () => saveState(state), say);
   if (r.skipped.length > 0) say(`not run (the sandbox runs only nsm containers): ${r.skipped.join(', ')}`);

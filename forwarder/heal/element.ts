@@ -1,4 +1,5 @@
 import type { Element } from '../../sdk/chain/types.ts';
+import { MONITOR } from '../../sdk/elements/monitor.ts';
 import type { Healer } from './healer.ts';
 import { interfaceOf } from './interface-closes.ts';
 
@@ -15,6 +16,7 @@ export function heal(healer: Healer): Element {
   const closes = healer.closes;
   return {
     name: 'heal',
+    needs: ['begin', MONITOR],
     async request(ctx, req, next) {
       const id = req.connection!.id;
       if (!healer.watched.get(id)) await closes.free(interfaceOf([req.connection!.mechanism, ...req.mechanismPreferences]));

@@ -1,6 +1,6 @@
 import type { Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { candidatesKey } from '../elements/discover.ts';
+import { CANDIDATES, candidatesKey } from '../elements/discover.ts';
 import type { Healer } from './healer.ts';
 
 /**
@@ -15,6 +15,7 @@ import type { Healer } from './healer.ts';
 export function liveEndpoints(healer: Healer): Element {
   return {
     name: 'live-endpoints',
+    needs: [CANDIDATES],
     async request(ctx, req, next) {
       const candidates = candidatesKey.get(ctx) ?? [];
       const why = await Promise.all(candidates.map((e) => healer.notLive(e)));

@@ -7,6 +7,9 @@ import { callCtx } from '../grpc/call-ctx.ts';
 import type { ServiceBinding } from '../grpc/server.ts';
 import { silentLogger } from '../log.ts';
 
+/** What the monitor element provides: the connection streams elements after it report to. */
+export const MONITOR = 'monitor';
+
 function segmentMatches(want: PathSegment, have: PathSegment): boolean {
   return (want.name === '' || want.name === have.name) && (want.id === '' || want.id === have.id) && (want.token === '' || want.token === have.token);
 }
@@ -86,6 +89,7 @@ export function monitor(options: MonitorOptions = {}): Monitor {
   };
   return {
     name: 'monitor',
+    provides: [MONITOR],
     connections,
     binding: { definition: MonitorConnectionDefinition, implementation },
     down(id) {

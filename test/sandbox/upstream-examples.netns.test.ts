@@ -8,8 +8,6 @@ import { isolatedSandbox } from '../fixtures/sandbox.ts';
 const skip = whyNoKernelTests() || (spawnSync('sh', ['-c', 'command -v ping']).status === 0 ? false : 'ping (iputils-ping) is not installed');
 const useCase = join(ROOT, 'test', 'fixtures', 'upstream', 'use-cases', 'Kernel2Kernel');
 
-
-
 t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm sandbox apply -f -', { skip }, async (t) => {
   const sandbox = isolatedSandbox(t, 'ux');
   const up = await sandbox(['up']);
