@@ -7,6 +7,7 @@ import { parseAddress } from '../sdk/grpc/address.ts';
 import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
 import { kernelRunner } from './dataplane/netlink/runner.ts';
+import { held } from './held.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
@@ -59,6 +60,7 @@ export default defineCommand({
       metricsListenOn: config.NSM_METRICS_LISTEN_ON || undefined,
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
+    process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -4,6 +4,7 @@ import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { requireHost } from './host-checks.ts';
+import { kill, restart } from './faults.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
 import { bridgeMatrix, connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
@@ -15,6 +16,7 @@ const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[] }> = {
   'external-device': { nodes: 2, devices: ['router1'] },
   'l2-bridge': { nodes: 1 },
   'bridge-domain': { nodes: 3 },
+  healing: { nodes: 1 },
 };
 const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);
@@ -86,7 +88,7 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: `up [--nodes N] [--external NAME]... | apply -f FILE|DIR|- | status | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
+  usage: `up [--nodes N] [--external NAME]... | apply -f FILE|DIR|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
@@ -94,9 +96,11 @@ export default defineCommand({
       case 'up': await up(level, say, nodeCount(args), deviceNames(args)); return 0;
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
+      case 'kill': await kill(args[1], say); return 0;
+      case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
       case 'demo': return demo(demoExamples(args.slice(1)), args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME], apply -f FILE, status, down or demo [EXAMPLE...] [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME], apply -f FILE|DIR, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
     }
   },
 });

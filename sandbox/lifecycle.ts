@@ -94,7 +94,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames:
   return state;
 }
 
-function isSocket(path: string): boolean {
+export function isSocket(path: string): boolean {
   try {
     return statSync(path).isSocket();
   } catch {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { peerCredentials, type UnixPeer } from '../../sdk/unix-peer.ts';
@@ -20,10 +21,10 @@ function probe(path: string): Promise<UnixPeer | undefined> {
 }
 
 /**
- * Who serves each unix socket, asked once per socket file: a socket re-created is asked again. A
- * file is told from its successor by inode and change time together, since a filesystem hands a
- * freed inode number to the next file (an endpoint pod recreated under its name binds the same
- * path at once).
+ * Who serves each unix socket, asked once per socket file: a socket re-created is asked again, and
+ * so is one whose listener is no longer running. A file is told from its successor by inode and
+ * change time together, since a filesystem hands a freed inode number to the next file (an endpoint
+ * pod recreated under its name binds the same path at once).
  */
 export class SocketListeners {
   readonly #known = new Map<string, { file: string; peer: UnixPeer }>();
@@ -36,7 +37,7 @@ export class SocketListeners {
     }
     const file = `${s.ino}:${s.ctimeNs}`;
     const kept = this.#known.get(path);
-    if (kept && kept.file === file) return kept.peer;
+    if (kept && kept.file === file && existsSync(`/proc/${kept.peer.pid}`)) return kept.peer;
     const peer = await probe(path);
     if (peer?.netns) this.#known.set(path, { file, peer });
     return peer;

@@ -1,5 +1,6 @@
 import {
-  NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition, type RegistryNetworkService,
+  NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition,
+  type NetworkServiceEndpointResponse, type RegistryNetworkService,
 } from '../../proto/api.ts';
 import { serverStream, unary, type CallOptions, type Channel } from '../grpc/client.ts';
 
@@ -26,11 +27,15 @@ export class RegistryClient {
     await unary(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.unregister, nse, options);
   }
 
+  /** Find: the matching endpoints, then (with `watch`) every later change, until `signal` aborts. */
+  findEndpoints(query: NetworkServiceEndpointQuery, options?: CallOptions): AsyncGenerator<NetworkServiceEndpointResponse> {
+    return serverStream(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.find, query, options);
+  }
+
   /** Find without watch: the live endpoints that match `query` now (empty fields match anything). */
-  async findEndpoints(query: NetworkServiceEndpoint, options?: CallOptions): Promise<NetworkServiceEndpoint[]> {
+  async endpointsNow(query: NetworkServiceEndpoint, options?: CallOptions): Promise<NetworkServiceEndpoint[]> {
     const found: NetworkServiceEndpoint[] = [];
-    const req = NetworkServiceEndpointQuery.fromPartial({ networkServiceEndpoint: query, watch: false });
-    for await (const r of serverStream(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.find, req, options)) {
+    for await (const r of this.findEndpoints(NetworkServiceEndpointQuery.fromPartial({ networkServiceEndpoint: query, watch: false }), options)) {
       if (!r.deleted && r.networkServiceEndpoint) found.push(r.networkServiceEndpoint);
     }
     return found;

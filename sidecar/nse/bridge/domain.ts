@@ -153,7 +153,7 @@ export class BridgeDomain {
     const { me, service, domain, log } = this.#o;
     this.#registry ??= new RegistryClient(await dial(this.#o.connectTo, { dialTimeoutMs: this.#o.dialTimeoutMs, signal }));
     const query = NetworkServiceEndpoint.fromPartial({ networkServiceNames: [service], networkServiceLabels: { [service]: { labels: { [BRIDGE_DOMAIN_LABEL]: domain } } } });
-    const bridges = await this.#registry.findEndpoints(query, { timeoutMs: FIND_TIMEOUT_MS, signal });
+    const bridges = await this.#registry.endpointsNow(query, { timeoutMs: FIND_TIMEOUT_MS, signal });
     const self = bridges.find((b) => b.name === me);
     if (!self) return; // not registered yet
     const peers = bridges.filter((b) => b.name !== me);
