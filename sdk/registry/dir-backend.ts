@@ -22,6 +22,8 @@ class DirStore<T extends { name: string }> implements ObjectStore<T> {
   readonly #cache = new Map<string, T>();
   /** Count of this process's own puts and deletes per name. */
   readonly #writes = new Map<string, number>();
+  /** Count of reloads begun per name: only the latest one's read is applied. */
+  readonly #reloads = new Map<string, number>();
   readonly #listeners = new Set<(c: Change<T>) => void>();
   #watcher: FSWatcher | undefined;
 
@@ -50,14 +52,17 @@ class DirStore<T extends { name: string }> implements ObjectStore<T> {
   async #reload(name: string): Promise<void> {
     if (!SAFE_NAME.test(name)) return;
     const seq = this.#writes.get(name);
+    const reload = (this.#reloads.get(name) ?? 0) + 1;
+    this.#reloads.set(name, reload);
     let text: string | undefined;
     try {
       text = await readFile(this.#path(name), 'utf8');
     } catch {
       text = undefined;
     }
-    // A put or delete of this process since the read began is newer than what was read.
-    if (this.#writes.get(name) !== seq) return;
+    // A put or delete of this process since the read began is newer than what was read; so is
+    // what a later reload reads (reads of one file can complete out of order).
+    if (this.#writes.get(name) !== seq || this.#reloads.get(name) !== reload) return;
     if (text === undefined) {
       if (this.#cache.delete(name)) this.#emit({ kind: 'delete', name });
       return;

@@ -4,7 +4,18 @@ import { monitorConnections } from '../../sdk/grpc/monitor-client.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { retry } from '../../sdk/retry.ts';
 import type { Dialer } from './client.ts';
-import type { KeptConnection } from './kept-connection.ts';
+import type { Connection } from '../../proto/api.ts';
+import type { HealAction } from './kept-connection.ts';
+
+/** What the monitor needs of a connection it heals (a client's kept connection, a passthrough's onward one). */
+export interface HealedConnection {
+  /** The last answer; undefined while there is none. */
+  readonly conn: Connection | undefined;
+  readonly service: string;
+  /** Whether `hopId` (a later hop's connection id) is on the current connection's path. */
+  isCurrent(hopId: string): boolean;
+  heal(action: HealAction): void;
+}
 
 /**
  * Watches the forwarder's MonitorConnections stream for this client's connections (upstream's
@@ -16,9 +27,10 @@ import type { KeptConnection } from './kept-connection.ts';
  *   forwarder adopts; the stream is opened again with backoff.
  * Events about an earlier connection of the same id (one already replaced) change nothing.
  */
-export async function watchForwarder(d: Dialer, clientName: string, kept: readonly KeptConnection[], log: Logger, signal: AbortSignal): Promise<void> {
+export async function watchForwarder(d: Dialer, clientName: string, kept: readonly HealedConnection[], log: Logger, signal: AbortSignal): Promise<void> {
   const selector = MonitorScopeSelector.fromPartial({ pathSegments: [{ name: clientName }] });
-  const keptFor = (clientId: string) => kept.find((k) => (k.conn?.id ?? `${clientName}-${k.index}`) === clientId);
+  // Only a connection with an answer has a current path for an event to be about.
+  const keptFor = (clientId: string) => kept.find((k) => k.conn !== undefined && k.conn.id === clientId);
   const clientIdOf = (segments: readonly { name: string; id: string }[] | undefined) => segments?.find((s) => s.name === clientName)?.id;
   let streaming = false;
   await retry(async (a) => {
@@ -29,16 +41,16 @@ export async function watchForwarder(d: Dialer, clientName: string, kept: readon
         a.reset();
         streaming = true;
       }
-      const seen = new Set<KeptConnection>();
+      const seen = new Set<HealedConnection>();
       for (const c of Object.values(e.connections)) {
         const k = keptFor(clientIdOf(c.path?.pathSegments) ?? '');
         if (!k || !k.isCurrent(c.id)) continue;
         seen.add(k);
         if (e.type === ConnectionEventType.DELETE) {
-          log.info({ connId: k.conn?.id, service: k.url.service, endpoint: c.networkServiceEndpointName }, 'the forwarder closed the connection (its endpoint is gone); requesting the service again');
+          log.info({ connId: k.conn?.id, service: k.service, endpoint: c.networkServiceEndpointName }, 'the forwarder closed the connection (its endpoint is gone); requesting the service again');
           k.heal('reselect');
         } else if (c.state === State.DOWN) {
-          log.info({ connId: k.conn?.id, service: k.url.service, endpoint: c.networkServiceEndpointName }, 'the forwarder reports the connection down; requesting it again');
+          log.info({ connId: k.conn?.id, service: k.service, endpoint: c.networkServiceEndpointName }, 'the forwarder reports the connection down; requesting it again');
           k.heal('refresh');
         }
       }

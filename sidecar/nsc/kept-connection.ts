@@ -24,6 +24,10 @@ export class KeptConnection {
     this.conn = conn;
   }
 
+  get service(): string {
+    return this.url.service;
+  }
+
   /**
    * Asks the loop to act now; a reselect outweighs a refresh asked for before it, and cuts short
    * the attempt in flight (its answer would be about a connection the forwarder closed).

@@ -23,10 +23,10 @@ const domainCheck = (s: string) => {
 
 /** Every setting of `nsm nse`; the mode (NSM_MODE) says which of the mode-specific ones apply. */
 export const nseEnv = {
-  NSM_MODE: oneOf('p2p', MODE_NAMES, 'what the endpoint does with each connection: p2p = a point-to-point pair of addresses; bridge = a port of the endpoint\'s Linux bridge, one address on a shared subnet; external = a tunnel to a device outside the cluster, configured by a hook'),
+  NSM_MODE: oneOf('p2p', MODE_NAMES, 'what the endpoint does with each connection: p2p = a point-to-point pair of addresses; bridge = a port of the endpoint\'s Linux bridge, one address on a shared subnet; external = a tunnel to a device outside the cluster, configured by a hook; passthrough = a function of a service chain: each connection is requested onward for the same service with NSM_LABELS, the two joined in the pod'),
   NSM_NAME: str('', 'endpoint name (defaults to the host name)'),
   NSM_SERVICE_NAMES: list('', 'network services this endpoint provides, comma-separated'),
-  NSM_LABELS: labels('', 'endpoint labels, k=v,...'),
+  NSM_LABELS: labels('', 'endpoint labels, k=v,... (passthrough: also the labels of its onward requests, which the service\'s matches route by)'),
   NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool (p2p: each connection gets a pair of addresses from it; external: a pair for client and device; bridge: the domain\'s subnet, each client gets one address with its length)', (s) => { new PointToPointPool(s); }),
   NSM_PAYLOAD: oneOf('ETHERNET', ['ETHERNET', 'IP'], 'payload of the services'),
   NSM_REGISTER_SERVICE: bool(true, 'also register the NetworkServices (name and payload); false when they are applied as objects'),

@@ -6,6 +6,7 @@ import type { EndpointOptions } from './options.ts';
 import { bridgeMode } from './bridge/mode.ts';
 import { externalMode } from './external/mode.ts';
 import { p2pMode } from './p2p/mode.ts';
+import { passthroughMode } from './passthrough/mode.ts';
 
 export type NseConfig = ConfigOf<typeof nseEnv>;
 
@@ -32,6 +33,6 @@ export interface EndpointMode {
   start(o: EndpointOptions, config: NseConfig): Promise<ModeRuntime>;
 }
 
-export const MODES = { p2p: p2pMode, bridge: bridgeMode, external: externalMode } as const satisfies Record<string, EndpointMode>;
+export const MODES = { p2p: p2pMode, bridge: bridgeMode, external: externalMode, passthrough: passthroughMode } as const satisfies Record<string, EndpointMode>;
 export type ModeName = keyof typeof MODES;
 export const MODE_NAMES = Object.keys(MODES) as ModeName[];
