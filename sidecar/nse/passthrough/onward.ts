@@ -58,8 +58,8 @@ export class Onward implements HealedConnection {
     return run;
   }
 
-  /** Requests, or refreshes, the onward connection for the incoming one as it reached this passthrough. */
-  request(incoming: Connection): Promise<Connection> {
+  /** Requests, or refreshes, the onward connection for the incoming one as it reached this passthrough; `signal` is the incoming call's. */
+  request(incoming: Connection, signal: AbortSignal): Promise<Connection> {
     return this.#serialised(async () => {
       const index = incoming.path?.index ?? 0;
       const segments = incoming.path?.pathSegments ?? [];
@@ -69,7 +69,7 @@ export class Onward implements HealedConnection {
       // Without an answer of its own (a restarted passthrough), the rest of the incoming path is the onward connection's.
       const tail = this.conn ? undefined : segments.slice(index + 1);
       try {
-        return await this.#answered(await requestOnce(this.#o.dial, this.#build(false, tail), this.#o.requestTimeoutMs, this.#stop.signal));
+        return await this.#answered(await requestOnce(this.#o.dial, this.#build(false, tail), this.#o.requestTimeoutMs, AbortSignal.any([this.#stop.signal, signal])));
       } catch (err) {
         throw fromNextHop(this.#o.me, err);
       }

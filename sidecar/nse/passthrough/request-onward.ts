@@ -29,7 +29,7 @@ export function requestOnward(onwards: OnwardConnections, join: PodJoin): Elemen
       const { onward, fresh } = onwards.of(incoming);
       let answer: Connection;
       try {
-        answer = await onward.request(incoming);
+        answer = await onward.request(incoming, ctx.signal);
       } catch (err) {
         if (fresh) await onwards.close(incoming.id);
         throw err;

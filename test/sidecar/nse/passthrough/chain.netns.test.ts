@@ -56,7 +56,7 @@ t.test('a service chain of two passthroughs: client → firewall → inspect →
   const gw = pod('gw');
   const endpoint = (node: number, ns: string, name: string, labels: string, mode = 'passthrough') => mesh.startEndpoint(node, ns, name, SERVICE, '172.31.7.0/24', { ...common, NSM_MODE: mode, NSM_LABELS: labels });
   const firewall = await endpoint(0, fw, 'firewall-1', 'app=firewall');
-  await endpoint(1, inspect, 'inspect-1', 'app=inspect');
+  const inspector = await endpoint(1, inspect, 'inspect-1', 'app=inspect');
   await endpoint(1, gw, 'gateway-1', 'app=gateway', 'p2p');
 
   const client = pod('c1');
@@ -137,5 +137,26 @@ t.test('a service chain of two passthroughs: client → firewall → inspect →
     }, 30_000);
     await waitFor('the client to reach the gateway again', () => pings(client, gatewayAddress).ok, 15_000);
     t.ok(conn().path.pathSegments.map((s) => s.name).includes('inspect-1'), 'through the rest of the chain as before');
+  });
+
+  await t.test('the next function deleted: the passthrough heals its onward connection through another of that role', async (t) => {
+    const inspect2 = pod('in2');
+    const second = await endpoint(1, inspect2, 'inspect-2', 'app=inspect');
+    inspector.child.kill('SIGKILL');
+    await inspector.exited;
+    ip(['netns', 'del', inspect]);
+    await waitFor('the client\'s path to go through inspect-2 (the firewall healed, the client refreshed)', () => conn().path.pathSegments.some((s) => s.name === 'inspect-2'), 30_000);
+    await waitFor('the client to reach the gateway through inspect-2', () => pings(client, gatewayAddress).ok, 15_000);
+    t.same(conn().path.pathSegments.map((s) => s.name).filter((n) => !n.startsWith(p)), ['client-1', 'firewall-2', 'inspect-2', 'gateway-1'], 'the same client connection, the same firewall, the new inspect');
+
+    second.child.kill('SIGKILL');
+    await second.exited;
+    const other = pod('c4');
+    const r = await mesh.init(0, other, 'client-4', SERVICE, { ...clientEnv('client-4'), NSM_INIT_TIMEOUT: '4s' });
+    t.not(r.code, 0, 'with no inspect left, a new connection fails');
+    t.match(r.output, /passthrough firewall-2 could not reach the next function of the chain/, 'naming the hop that could not go on');
+    await waitFor('the firewall to keep only the bridge of the connection it still has', () => throughBridges(`${p}-fw2`).length === 1, 10_000)
+      .catch((err: Error) => { throw new Error(`${err.message}: it has ${throughBridges(`${p}-fw2`).length}`); });
+    t.pass('the refused connections left no bridge in the firewall pod');
   });
 });
