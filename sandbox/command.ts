@@ -17,6 +17,7 @@ const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[] }> = {
   'l2-bridge': { nodes: 1 },
   'bridge-domain': { nodes: 3 },
   healing: { nodes: 1 },
+  'service-chain': { nodes: 2 },
 };
 const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);

@@ -17,10 +17,13 @@ export interface Row {
   service: string;
   /** The endpoint's bridge, for a connection to a bridge endpoint (its clients reach each other). */
   bridge: string;
+  /** The pods on the connection's path, in order (the client, then each function of a chain, then the last endpoint). */
+  chain: string[];
 }
 
 export function connections(state: State): Row[] {
   const rows: Row[] = [];
+  const pods = new Set(state.pods.map((p) => p.name));
   for (const pod of state.pods) {
     const dir = pod.connectionsDir ?? join(paths.pod(pod.name), 'connections');
     for (const file of existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []) {
@@ -30,6 +33,7 @@ export function connections(state: State): Row[] {
         address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
         mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
         service: c.networkService, bridge: c.context?.extraContext.bridge ?? '',
+        chain: (c.path?.pathSegments ?? []).map((seg) => seg.name).filter((n) => pods.has(n)),
       });
     }
   }
@@ -53,6 +57,12 @@ export function status(say: Say): State | undefined {
   const nodeOf = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
   say(table(['POD', 'NODE', 'INTERFACE', 'ADDRESS', 'ENDPOINT ADDRESS', 'MECHANISM', 'ENDPOINT', 'ENDPOINT NODE'],
     connections(state).map((r) => [r.pod, r.node, r.ifname, r.address, r.peer, r.mechanism, r.endpoint, nodeOf.get(r.endpoint) ?? ''])));
+  const chains = connections(state).filter((r) => r.chain.length > 2);
+  if (chains.length > 0) {
+    say('');
+    say('service chains, from each connection\'s path:');
+    say(table(['POD', 'SERVICE', 'CHAIN'], chains.map((r) => [r.pod, r.service, r.chain.join(' -> ')])));
+  }
   if ((state.devices ?? []).length > 0) {
     say('');
     say(table(['DEVICE', 'UNDERLAY', 'INTERFACE', 'TUNNEL', 'VNI/KEY', 'REMOTE', 'ADDRESS'], deviceRows(state)));
