@@ -1,6 +1,7 @@
 import { Connection, ConnectionContext, type NetworkServiceRequest, type PathSegment } from '../../../proto/api.ts';
 import { NsmError, toNsmError } from '../../../sdk/errors.ts';
 import type { Logger } from '../../../sdk/log.ts';
+import { systemClock } from '../../../sdk/retry.ts';
 import { requestOnce, requestWithRetry, type Dialer } from '../../nsc/client.ts';
 import type { HealedConnection } from '../../nsc/forwarder-monitor.ts';
 import type { HealAction } from '../../nsc/kept-connection.ts';
@@ -19,6 +20,11 @@ export interface OnwardOptions {
 }
 
 const CLOSE_TIMEOUT_MS = 3000;
+/** How long a heal keeps asking for the client's addresses before it takes others. */
+const KEEP_ADDRESSES_MS = 10_000;
+const KEEP_ADDRESSES_RETRY_MS = 500;
+
+const addressesOf = (conn: Connection | undefined) => (conn?.context?.ipContext?.srcIpAddrs ?? []).join(',');
 
 /** The next hop's refusal, as the client of the chain hears it. */
 function fromNextHop(me: string, err: unknown): NsmError {
@@ -94,16 +100,47 @@ export class Onward implements HealedConnection {
         }
       }
       try {
-        const conn = await requestWithRetry(this.#o.dial, () => this.#build(true), {
-          requestTimeoutMs: this.#o.requestTimeoutMs, deadline: Infinity, signal: this.#stop.signal,
-          onFailure: (e, attempt) => log.warn({ connId: this.incomingId, attempt, code: e.code, err: e.message }, 'requesting the next function of the chain anew failed; retrying'),
-        });
+        const conn = await this.#reselect();
         await this.#answered(conn);
         log.info({ connId: this.incomingId, next: conn.networkServiceEndpointName, hops: this.hops() }, 'healed the onward connection');
       } catch (err) {
         if (!this.#stop.signal.aborted) log.warn({ connId: this.incomingId, err: toNsmError(err).message }, 'the onward connection could not be healed; the incoming one fails its next refresh');
       }
     });
+  }
+
+  /**
+   * Requests the next function anew, asking for the addresses the client has. An answer with
+   * others (the last endpoint may still hold the client's for the broken path until that path is
+   * closed) is given back and asked for again, for at most KEEP_ADDRESSES_MS; then it is taken as
+   * it is, and the client keeps its stale addresses until it reconnects.
+   */
+  async #reselect(): Promise<Connection> {
+    const { log } = this.#o;
+    const had = addressesOf(this.conn);
+    const until = Date.now() + KEEP_ADDRESSES_MS;
+    for (;;) {
+      const conn = await requestWithRetry(this.#o.dial, () => this.#build(true), {
+        requestTimeoutMs: this.#o.requestTimeoutMs, deadline: Infinity, signal: this.#stop.signal,
+        onFailure: (e, attempt) => log.warn({ connId: this.incomingId, attempt, code: e.code, err: e.message }, 'requesting the next function of the chain anew failed; retrying'),
+      });
+      const now = addressesOf(conn);
+      if (now === had) return conn;
+      if (Date.now() > until) {
+        log.warn({ connId: this.incomingId, had, now }, 'the healed chain hands out other addresses than the client has; it gets them when it reconnects');
+        return conn;
+      }
+      await this.#closeQuietly(conn);
+      await systemClock.sleep(KEEP_ADDRESSES_RETRY_MS, this.#stop.signal);
+    }
+  }
+
+  async #closeQuietly(conn: Connection): Promise<void> {
+    try {
+      await (await this.#o.dial.client(CLOSE_TIMEOUT_MS)).close(conn, { timeoutMs: CLOSE_TIMEOUT_MS });
+    } catch (err) {
+      this.#o.log.warn({ connId: this.incomingId, err: toNsmError(err).message }, 'closing an onward connection failed; the forwarders remove it when it expires');
+    }
   }
 
   /** The names on the onward path after this passthrough. */
@@ -117,12 +154,7 @@ export class Onward implements HealedConnection {
     return this.#serialised(async () => {
       const conn = this.conn;
       this.conn = undefined;
-      if (!conn) return;
-      try {
-        await (await this.#o.dial.client(CLOSE_TIMEOUT_MS)).close(conn, { timeoutMs: CLOSE_TIMEOUT_MS });
-      } catch (err) {
-        this.#o.log.warn({ connId: this.incomingId, err: toNsmError(err).message }, 'closing the onward connection failed; the forwarders remove it when it expires');
-      }
+      if (conn) await this.#closeQuietly(conn);
     });
   }
 
