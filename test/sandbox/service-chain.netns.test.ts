@@ -28,8 +28,9 @@ t.test('examples/service-chain in the sandbox: the client reaches the gateway th
   const configMap = parseAllDocuments(readFileSync(join(example, '2-firewall.yaml'), 'utf8')).map((d) => d.toJS()).find((d) => d.kind === 'ConfigMap');
   const loaded = spawnSync('ip', ['netns', 'exec', pod('firewall-0'), 'nft', '-f', '-'], { input: configMap.data['rules.nft'], encoding: 'utf8' });
   t.equal(loaded.status, 0, `the example's rules load: ${loaded.stderr}`);
-  const server = spawn('ip', ['netns', 'exec', pod('gateway-0'), 'timeout', '30', 'iperf3', '-s', '-p', '23'], { stdio: 'ignore' });
-  const other = spawn('ip', ['netns', 'exec', pod('gateway-0'), 'timeout', '30', 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' });
+  // `ip netns exec` becomes iperf3 itself, so each pid is a server's.
+  const server = spawn('ip', ['netns', 'exec', pod('gateway-0'), 'iperf3', '-s', '-p', '23'], { stdio: 'ignore' });
+  const other = spawn('ip', ['netns', 'exec', pod('gateway-0'), 'iperf3', '-s', '-p', '5201'], { stdio: 'ignore' });
   t.teardown(() => {
     server.kill('SIGKILL');
     other.kill('SIGKILL');

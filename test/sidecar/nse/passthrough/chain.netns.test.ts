@@ -86,7 +86,8 @@ t.test('a service chain of two passthroughs: client → firewall → inspect →
   });
 
   await t.test('a firewall rule on the bridge drops TCP to port 5201 and lets ping through', async (t) => {
-    const iperf = spawn('ip', ['netns', 'exec', gw, 'timeout', '30', 'iperf3', '-s', '-B', gatewayAddress], { stdio: 'ignore' });
+    // `ip netns exec` becomes iperf3 itself, so its pid is the server's.
+    const iperf = spawn('ip', ['netns', 'exec', gw, 'iperf3', '-s', '-B', gatewayAddress], { stdio: 'ignore' });
     t.teardown(() => iperf.kill('SIGKILL'));
     const tcp = () => spawnSync('ip', ['netns', 'exec', client, 'timeout', '6', 'iperf3', '-c', gatewayAddress, '-t', '1', '--connect-timeout', '2000'], { encoding: 'utf8', timeout: 10_000 });
     await waitFor('the iperf3 server in the gateway pod', () => tcp().status === 0, 10_000);
