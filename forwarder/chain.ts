@@ -41,6 +41,8 @@ export interface ChainParts {
   connectionLifetimeMs: number;
   requestTimeoutMs: number;
   peering?: Peering;
+  /** This node's device pools: their candidates filter goes after discover, their endpoint after roundrobin. */
+  devicePools?: { candidates: Element; endpoint: Element };
 }
 
 /** The switch to the tunnel sides: towards a peer forwarder, or from one to a local endpoint. */
@@ -69,7 +71,9 @@ export function forwarderElements(p: ChainParts): Element[] {
     negotiateMechanism(p.peering ? [...FORWARDER_SUPPORTS, ...p.peering.supported] : undefined),
     clientNetns(p.resolver),
     discover(p.registry),
+    ...(p.devicePools ? [p.devicePools.candidates] : []),
     roundRobin(),
+    ...(p.devicePools ? [p.devicePools.endpoint] : []),
     memifShortcut(p.rendezvous, p.resolver),
     ...(p.peering ? [tunnelSwitch(p, p.peering)] : []),
     kernelVeth(p.runner, p.resolver, p.adoption),

@@ -6,6 +6,7 @@ import { createLogger } from '../sdk/log.ts';
 import { parseAddress } from '../sdk/grpc/address.ts';
 import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
+import { loadPoolFile } from './device-pools/config.ts';
 import { kernelRunner } from './dataplane/netlink/runner.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
@@ -33,12 +34,17 @@ export default defineCommand({
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
     NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+    NSM_DEVICE_POOLS: str('', 'YAML file of host device pools handed out through the kubelet\'s device-plugin API; empty = no pools'),
+    NSM_DEVICE_PLUGIN_PATH: str('/var/lib/kubelet/device-plugins/', 'the kubelet\'s device plugin directory (kubelet.sock), where each pool serves its socket'),
+    NSM_POD_RESOURCES_PATH: str('/var/lib/kubelet/pod-resources/', 'directory of the kubelet\'s PodResources socket, asked which pool tokens pods hold'),
+    NSM_RESOURCE_POLL_TIMEOUT: duration('30s', 'device pools: how often pool devices, PodResources and the kubelet\'s sockets are looked at'),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
     const problems = startupProblems();
     if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', describeProblems(problems));
+    const pools = loadPoolFile(config.NSM_DEVICE_POOLS);
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);
     const peering = await peeringFromEnv(config, log);
@@ -56,6 +62,9 @@ export default defineCommand({
       peering,
       memifDir: config.NSM_MEMIF_DIR,
       metricsListenOn: config.NSM_METRICS_LISTEN_ON || undefined,
+      devicePools: {
+        pools, source: config.NSM_DEVICE_POOLS, pluginDir: config.NSM_DEVICE_PLUGIN_PATH, podResourcesDir: config.NSM_POD_RESOURCES_PATH, pollMs: config.NSM_RESOURCE_POLL_TIMEOUT,
+      },
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     await new Promise<void>((resolve) => {

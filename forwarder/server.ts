@@ -13,6 +13,8 @@ import { Registrations } from './authz/registrations.ts';
 import { forwarderElements } from './chain.ts';
 import { ForwarderMetrics } from './metrics.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
+import type { PoolConfig } from './device-pools/config.ts';
+import { DevicePools } from './device-pools/device-pools.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
 import type { KernelRunner } from './dataplane/runner.ts';
@@ -38,6 +40,17 @@ export interface ForwarderOptions {
   memifDir?: string;
   /** Serve Prometheus metrics here (NSM_METRICS_LISTEN_ON); unset = none. */
   metricsListenOn?: string;
+  /** Host device pools handed out through the kubelet's device-plugin API (forwarder/device-pools/). */
+  devicePools?: DevicePoolSettings;
+}
+
+export interface DevicePoolSettings {
+  pools: readonly PoolConfig[];
+  /** The NSM_DEVICE_POOLS file, for messages. */
+  source: string;
+  pluginDir: string;
+  podResourcesDir: string;
+  pollMs: number;
 }
 
 export interface Forwarder {
@@ -46,6 +59,7 @@ export interface Forwarder {
   readonly adoption: AdoptionTable;
   readonly peering?: Peering;
   readonly metrics?: { readonly port: number; readonly values: ForwarderMetrics };
+  readonly devicePools?: DevicePools;
   stop(): Promise<void>;
 }
 
@@ -62,8 +76,15 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   const registrations = new Registrations(o.name);
   const peering = o.peering && await startPeering(o.peering, { ...o, observe: values?.observe });
   const backend = peering?.registry ?? o.registry;
+  const devicePools = o.devicePools && o.devicePools.pools.length > 0
+    ? await DevicePools.start({
+      ...o.devicePools, connectionLifetimeMs: o.connectionLifetimeMs, registrationLifetimeMs: o.registrationLifetimeMs,
+      forwarder: o.name, url: o.listenOn, runner: o.runner, resolver, registry: backend, log: o.log,
+    })
+    : undefined;
+  for (const name of devicePools?.endpointNames ?? []) registrations.reserve(name);
   const elements = forwarderElements({
-    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners: new Owners(adoption), monitor: mon, local: pool, peering,
+    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners: new Owners(adoption), monitor: mon, local: pool, peering, devicePools,
   });
   const served = chain(elements);
   peering?.serve(served);
@@ -88,9 +109,11 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     adoption,
     peering,
     metrics: values && metricsServer && { port: metricsServer.port, values },
+    devicePools,
     stop: async () => {
       await metricsServer?.stop();
       clearInterval(sweeper);
+      await devicePools?.stop();
       clearTimeout(adoptTimer);
       clearTimeout(memifTimer);
       await peering?.stop();

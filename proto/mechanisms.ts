@@ -22,6 +22,8 @@ export const Keys = {
   vni: 'vni',
   greKey: 'key',
   mtu: 'MTU',
+  /** The device-pool token a client claims (upstream common.DeviceTokenIDKey). */
+  tokenID: 'tokenID',
 } as const;
 
 export const VXLAN_DEFAULT_PORT = 4789;
