@@ -10,13 +10,13 @@ import { isNsmError } from '../../../sdk/errors.ts';
 import { dial, unary } from '../../../sdk/grpc/client.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { startKubelet } from '../../fixtures/kubelet.ts';
-import { tempDir, waitFor } from '../../fixtures/netns.ts';
+import { tempDir, waitFor, type T } from '../../fixtures/netns.ts';
 
 const RESOURCE = 'nsm.example.com/radio';
 const config = { resource: RESOURCE, service: 'radio', devices: ['radio0', 'radio1'], excludePrefixes: [], routes: [] };
 const member = (device: string): Member => ({ device, token: newToken(), healthy: true, place: { kind: 'free' } });
 
-async function setUp(t: Parameters<Parameters<typeof t.test>[1]>[0], withPodResources = true) {
+async function setUp(t: T, withPodResources = true) {
   const dir = tempDir(t, 'dp-kubelet');
   const kubelet = await startKubelet(t, dir, withPodResources);
   const pool = new DevicePool(config, 'node1-nsm.example.com-radio', [member('radio0'), member('radio1')]);
@@ -121,7 +121,7 @@ t.test('PodResources: a lent device whose token no pod holds for two polls in a 
 
   const warnings: string[] = [];
   const log = { ...silentLogger(), warn: (_o: unknown, msg: string) => void warnings.push(msg), info: () => {} } as unknown as ReturnType<typeof silentLogger>;
-  const none = new PodResourcesWatch({ dir: join(kubelet.podResourcesDir, 'nowhere'), log, free: async () => t.fail('nothing to free') });
+  const none = new PodResourcesWatch({ dir: join(kubelet.podResourcesDir, 'nowhere'), log, free: async () => void t.fail('nothing to free') });
   await none.poll([pool]);
   await none.poll([pool]);
   t.equal(warnings.length, 1, 'logged once');
