@@ -1,4 +1,4 @@
-import type { Connection, NsUrl } from '../../proto/api.ts';
+import { Keys, type Connection, type NsUrl } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { toNsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
@@ -16,6 +16,8 @@ interface Kept {
   url: NsUrl;
   index: number;
   conn?: Connection;
+  /** The device-pool token the URL claims, if it names a resource. */
+  token?: string;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function keepAlive(k: Kept, d: Dialer, name: string, dir: string, r
       a.reset();
     }
     const current = k.conn;
-    k.conn = await requestWithRetry(d, () => (current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name)), {
+    k.conn = await requestWithRetry(d, () => (current ? refreshRequest(current, k.url, k.token) : firstRequest(k.url, k.index, name, k.token)), {
       requestTimeoutMs, deadline: Date.now() + requestTimeoutMs, signal,
     });
     await writeConnection(dir, k.url.ifname, k.conn);
@@ -66,11 +68,15 @@ export default defineCommand({
   summary: 'keep the pod\'s connections alive (refresh, heal) and close them on shutdown',
   env: nscEnv,
   async run(config) {
-    const { urls, name, log, dial: d } = clientSetup(config, 'keep', 'nsc');
+    const { urls, name, log, dial: d, claims } = clientSetup(config, 'keep', 'nsc');
     const stop = new AbortController();
     const kept: Kept[] = await Promise.all(urls.map(async (url, index) => {
       const saved = await readConnection(config.NSM_CONNECTIONS_DIR, url.ifname);
-      return { url, index, conn: saved?.id === connectionId(name, index) ? saved : undefined };
+      const conn = saved?.id === connectionId(name, index) ? saved : undefined;
+      // The kubelet gives the token to the container that asked for the resource (nsc init's);
+      // this one reads it from the connection nsc init wrote, to heal with it.
+      const token = claims.tokens.get(index) ?? conn?.mechanism?.parameters[Keys.tokenID];
+      return { url, index, conn, ...(token ? { token } : {}) };
     }));
     for (const k of kept) if (k.conn) log.info({ connId: k.conn.id, service: k.url.service }, 'adopting the connection nsc init made');
     const loops = kept.map((k) => keepAlive(k, d, name, config.NSM_CONNECTIONS_DIR, config.NSM_REQUEST_TIMEOUT, log, stop.signal));
