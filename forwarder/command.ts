@@ -45,6 +45,7 @@ export default defineCommand({
     if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', describeProblems(problems));
     const pools = loadPoolFile(config.NSM_DEVICE_POOLS);
+    if (pools.length > 0 && config.NSM_RESOURCE_POLL_TIMEOUT < 50) throw new NsmError('INVALID_ARGUMENT', `NSM_RESOURCE_POLL_TIMEOUT=${config.NSM_RESOURCE_POLL_TIMEOUT}ms: the pools would look at their devices without pause; give at least 50ms`);
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);
     const peering = await peeringFromEnv(config, log);
@@ -65,6 +66,10 @@ export default defineCommand({
       devicePools: {
         pools, source: config.NSM_DEVICE_POOLS, pluginDir: config.NSM_DEVICE_PLUGIN_PATH, podResourcesDir: config.NSM_POD_RESOURCES_PATH, pollMs: config.NSM_RESOURCE_POLL_TIMEOUT,
       },
+    }).catch(async (err: unknown) => {
+      // What was opened must not keep a forwarder that cannot start alive.
+      await registry.close();
+      throw err;
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     await new Promise<void>((resolve) => {

@@ -80,6 +80,9 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     ? await DevicePools.start({
       ...o.devicePools, connectionLifetimeMs: o.connectionLifetimeMs, registrationLifetimeMs: o.registrationLifetimeMs,
       forwarder: o.name, url: o.listenOn, runner: o.runner, resolver, registry: backend, log: o.log,
+    }).catch(async (err: unknown) => {
+      await peering?.stop();
+      throw err;
     })
     : undefined;
   for (const name of devicePools?.endpointNames ?? []) registrations.reserve(name);
