@@ -256,6 +256,26 @@ t.test('device pools in real namespaces, with a stand-in kubelet', { skip, timeo
     t.same(links(node).filter((l) => l.ifname.startsWith('nsmpool')), [], 'no device left under a spare name');
   });
 
+  await t.test('no pod may register an endpoint under a pool\'s name', async (t) => {
+    const c3 = pods.get('c3')!;
+    const [answer] = await fromNamespace(t, c3, {
+      forwarder: forwarderUrl,
+      calls: [{ kind: 'registerEndpoint', nse: { name: `${owner}-nsm.example.com-radio`.toLowerCase(), networkServiceNames: ['radio'], url: `unix://${join(dir, 'evil.sock')}` } }],
+    });
+    t.equal(answer.code, 'PERMISSION_DENIED', answer.message);
+    t.match(answer.message, /is a device pool this forwarder serves itself/);
+  });
+
+  await t.test('a device an earlier forwarder lent and no client refreshes comes back after a connection lifetime', async (t) => {
+    const c5 = pods.get('c5')!;
+    t.equal(deviceIn(c5), 'lab0', 'lent before the restart');
+    await killForwarder();
+    forwarder = spawnNsm(t, node, ['forwarder'], { ...env(poolFile), NSM_MAX_TOKEN_LIFETIME: '1s' });
+    await waitFor('lab0 back in the node\'s namespace', () => atNode('lab0'), 15_000);
+    t.equal(link(c5, 'nsm-1'), undefined, 'gone from the pod');
+    await healthy(LAB, 1);
+  });
+
   await t.test('the aliases a forwarder writes are its own', async (t) => {
     t.equal(parsePoolAlias('another-forwarder', atNode('radio0')?.ifalias), undefined);
     t.ok(poolAlias(owner, 'radio0', 'sriov-x').length < 100);
