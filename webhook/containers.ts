@@ -46,8 +46,13 @@ function env(config: InjectionConfig, services: string): JsonObject[] {
   ];
 }
 
-/** Upstream's SR-IOV rule: each `sriovToken=<resource>` label claims one unit of that extended resource. */
-function sriovLimits(urls: readonly NsUrl[]): Record<string, string> {
+/**
+ * Upstream's SR-IOV rule: each `sriovToken=<resource>` label claims one unit of that extended
+ * resource. It goes in the limits and the requests of the init container (extended resources
+ * cannot be overcommitted, so both must say the same), so the kubelet admits the pod with
+ * devices and hands that container their tokens.
+ */
+function sriovResources(urls: readonly NsUrl[]): Record<string, string> {
   const counts = new Map<string, number>();
   for (const u of urls) {
     const token = u.labels.sriovToken;
@@ -85,7 +90,7 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
     { name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true },
     { name: names.connectionsVolume, mountPath: config.connectionsDir },
   ];
-  const container = (name: string, image: string, args: string[], extraLimits: Record<string, string> = {}): JsonObject => ({
+  const container = (name: string, image: string, args: string[], devices: Record<string, string> = {}): JsonObject => ({
     name,
     image,
     imagePullPolicy: config.pullPolicy,
@@ -93,13 +98,13 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
     args,
     env: env(config, services),
     resources: {
-      limits: { ...config.resources.limits, ...extraLimits },
-      requests: { ...config.resources.requests },
+      limits: { ...config.resources.limits, ...devices },
+      requests: { ...config.resources.requests, ...devices },
     },
     volumeMounts: mounts.map((m) => ({ ...m })),
     ...(psa === 'restricted' ? { securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT) } : {}),
   });
-  const init = container(names.init, config.initImage, ['nsc', 'init'], sriovLimits(input.urls));
+  const init = container(names.init, config.initImage, ['nsc', 'init'], sriovResources(input.urls));
   const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run']);
   if (native) sidecar.restartPolicy = 'Always';
   const socket =
