@@ -9,6 +9,7 @@ import { isSelector, selects, type LabelSelector } from './label-selector.ts';
 import { upstreamImage } from './upstream-images.ts';
 import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
+import { deviceEnv } from './device-pools.ts';
 import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
 import { isObject } from '../webhook/json-patch.ts';
 import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
@@ -167,7 +168,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
+    const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) }, 6 * 60_000);
     const r = await awaitInit(name, c.name, run, run.log, state.procs.filter(alive), say);
     if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
   }
@@ -177,7 +178,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
+    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) }));
     save();
   }
   return node;

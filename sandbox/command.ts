@@ -8,9 +8,15 @@ import { requireHost } from './host-checks.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
 import { connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
+import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
+import { runKubelet } from './kubelet/process.ts';
 
-const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel'].map((e) => resolve(import.meta.dirname, '../examples', e));
+const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel', 'device-pool'].map((e) => resolve(import.meta.dirname, '../examples', e));
 const DEMO_NODES = 2;
+/** The pool examples/device-pool draws from. */
+const DEMO_POOLS = [{ resource: 'nsm.example.com/radio', count: 2 }];
+/** One connection per client pod of the examples. */
+const DEMO_CONNECTIONS = 4;
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function files(args: string[]): string[] {
@@ -28,15 +34,20 @@ function nodeCount(args: string[]): number {
   return n;
 }
 
+/** Every `--pool <resource>=<count>`. */
+function poolSpecs(args: string[]): PoolSpec[] {
+  return args.flatMap((a, i) => (a === '--pool' ? [parsePoolSpec(args[i + 1])] : []));
+}
+
 async function demo(keep: boolean, level: string): Promise<number> {
   const started = Date.now();
   const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
   await requireHost({ buildsNodes: true, nodes: DEMO_NODES });
   try {
-    await up(level, say, DEMO_NODES);
+    await up(level, say, DEMO_NODES, DEMO_POOLS);
     for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
     const until = Date.now() + 10_000;
-    while (connections(loadState()!).length < 3 && Date.now() < until) await sleep(100);
+    while (connections(loadState()!).length < DEMO_CONNECTIONS && Date.now() < until) await sleep(100);
     say('');
     status(say);
     say('');
@@ -54,17 +65,19 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] | apply -f FILE|- | status | down | demo [--keep]',
+  usage: 'up [--nodes N] [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say, nodeCount(args)); return 0;
+      case 'up': await up(level, say, nodeCount(args), poolSpecs(args)); return 0;
+      // Started by up --pool: a node's kubelet, until SIGTERM.
+      case 'kubelet': return runKubelet(args[1] ?? '', level);
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'down': await down(say); return 0;
       case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N], apply -f FILE, status, down or demo [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--pool RESOURCE=COUNT], apply -f FILE, status, down or demo [--keep]`);
     }
   },
 });

@@ -9,6 +9,7 @@ import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
 import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
 import { buildUnderlay, freeSubnet } from './topology.ts';
+import { buildNodePools, poolEnv, type PoolSpec } from './device-pools.ts';
 
 
 /** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
@@ -36,7 +37,7 @@ export async function down(say: Say): Promise<void> {
   if (state || ours.length > 0) say(`sandbox removed (${ours.length} namespaces, ${state?.procs.length ?? 0} processes)`);
 }
 
-export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<State> {
+export async function up(logLevel: string, say: Say, nodeCount = 1, poolSpecs: readonly PoolSpec[] = []): Promise<State> {
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new NsmError('INVALID_ARGUMENT', `--nodes ${nodeCount}: give a whole number from 1 to 16`);
   await requireHost({ buildsNodes: true, nodes: nodeCount });
   if (existsSync(STATE_DIR) || ip(['netns', 'list']).out.includes(NETNS_PREFIX)) await down(say);
@@ -49,6 +50,13 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
   const underlay = buildUnderlay(UNDERLAY_NETNS, names.map((n) => `${NETNS_PREFIX}${n}`), subnet);
   const nodes = underlay.map((u, i) => ({ name: names[i], netns: u.netns, ip: u.ip }));
   const state: State = { nodes, pods: [], procs: [] };
+  saveState(state);
+  const subnets: string[] = [];
+  state.pools = nodes.flatMap((node) => buildNodePools(node, poolSpecs, subnets));
+  for (const node of poolSpecs.length > 0 ? nodes : []) {
+    // The node's kubelet: the forwarder registers its pools with it, apply asks it to admit pods.
+    state.procs.push(startNsm(node.netns, node.name, 'kubelet', ['sandbox', 'kubelet', node.name], { ...baseEnv(logLevel), NSM_SANDBOX_DIR: STATE_DIR, NSM_SANDBOX_NETNS_PREFIX: NETNS_PREFIX }));
+  }
   saveState(state);
   mkdirSync(paths.ca, { recursive: true });
   const ca = makeCa(paths.ca, 'ca');
@@ -63,12 +71,13 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
       NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
       NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      ...poolEnv(node.name, state.pools),
     }));
   }
   saveState(state);
   const until = Date.now() + 15_000;
-  for (const [i, node] of nodes.entries()) {
-    const proc = state.procs[i];
+  for (const node of nodes) {
+    const proc = state.procs.find((p) => p.pod === node.name && p.container === 'forwarder')!;
     while (!isSocket(forwarderSocket(node.name))) {
       if (!alive(proc) || Date.now() > until) {
         throw new NsmError('UNAVAILABLE', `the forwarder of ${node.name} did not start; its log ${proc.log}:\n${readFileSync(proc.log, 'utf8').trim()}`);
@@ -76,6 +85,9 @@ export async function up(logLevel: string, say: Say, nodeCount = 1): Promise<Sta
       await sleep(50);
     }
     say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001, metrics: ip netns exec ${node.netns} curl http://${node.ip}:${FORWARDER_METRICS_PORT}/metrics`);
+    for (const p of state.pools.filter((x) => x.node === node.name)) {
+      say(`pool ${p.resource} on ${node.name}: ${p.devices.join(', ')} for network service ${p.service}, the network ${p.cidr} behind them (gateway ${p.gateway})`);
+    }
   }
   return state;
 }

@@ -24,7 +24,9 @@ export function connections(state: State): Row[] {
       const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       rows.push({
         pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
-        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
+        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '',
+        // A pool's device has no peer address: its client reaches the network behind the pool.
+        peer: c.context?.ipContext?.dstIpAddrs.join(',') || (state.pools?.find((p) => p.endpoint === c.networkServiceEndpointName)?.gateway ?? ''),
         mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
       });
     }

@@ -1,26 +1,12 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { kubectl, run, type Run } from '../fixtures/kube-cli.ts';
-import { NSM, ROOT, tempDir, uniquePrefix, whyNoKernelTests, type T } from '../fixtures/netns.ts';
+import { kubectl } from '../fixtures/kube-cli.ts';
+import { ROOT, whyNoKernelTests } from '../fixtures/netns.ts';
+import { isolatedSandbox } from '../fixtures/sandbox.ts';
 
 const skip = whyNoKernelTests() || (spawnSync('sh', ['-c', 'command -v ping']).status === 0 ? false : 'ping (iputils-ping) is not installed');
 const useCase = join(ROOT, 'test', 'fixtures', 'upstream', 'use-cases', 'Kernel2Kernel');
-
-/** `nsm sandbox ...` with its own state directory and namespace prefix, taken down in teardown. */
-function isolatedSandbox(t: T, tag: string): ((args: string[], input?: string) => Promise<Run>) & { prefix: string } {
-  const prefix = `${uniquePrefix(tag)}-`;
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, NSM_SANDBOX_DIR: join(tempDir(t, tag), 'state'), NSM_SANDBOX_NETNS_PREFIX: prefix };
-  const sandbox = (args: string[], input = '') => run(process.execPath, [NSM, 'sandbox', ...args], input, env);
-  t.teardown(async () => {
-    await sandbox(['down']);
-    for (const ns of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '')) {
-      if (ns.startsWith(prefix)) spawnSync('ip', ['netns', 'del', ns]);
-    }
-  });
-  return Object.assign(sandbox, { prefix });
-}
-
 
 t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm sandbox apply -f -', { skip }, async (t) => {
   const sandbox = isolatedSandbox(t, 'ux');
