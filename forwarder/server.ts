@@ -63,6 +63,25 @@ export interface Forwarder {
   stop(): Promise<void>;
 }
 
+/**
+ * The node's device pools, when the forwarder has any: their endpoints go into `registry`, and
+ * their names are kept from callers. A start that fails stops the peer server already listening.
+ */
+async function startDevicePools(o: ForwarderOptions, resolver: NetnsResolver, registry: RegistryBackend, registrations: Registrations, peering?: Peering): Promise<DevicePools | undefined> {
+  if (!o.devicePools || o.devicePools.pools.length === 0) return undefined;
+  try {
+    const pools = await DevicePools.start({
+      ...o.devicePools, connectionLifetimeMs: o.connectionLifetimeMs, registrationLifetimeMs: o.registrationLifetimeMs,
+      forwarder: o.name, url: o.listenOn, runner: o.runner, resolver, registry, log: o.log,
+    });
+    for (const name of pools.endpointNames) registrations.reserve(name);
+    return pools;
+  } catch (err) {
+    await peering?.stop();
+    throw err;
+  }
+}
+
 export async function startForwarder(options: ForwarderOptions): Promise<Forwarder> {
   const mon = monitor();
   const values = options.metricsListenOn ? new ForwarderMetrics(options.name, { connections: () => mon.connections.values(), registry: options.registry }) : undefined;
@@ -76,16 +95,7 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   const registrations = new Registrations(o.name);
   const peering = o.peering && await startPeering(o.peering, { ...o, observe: values?.observe });
   const backend = peering?.registry ?? o.registry;
-  const devicePools = o.devicePools && o.devicePools.pools.length > 0
-    ? await DevicePools.start({
-      ...o.devicePools, connectionLifetimeMs: o.connectionLifetimeMs, registrationLifetimeMs: o.registrationLifetimeMs,
-      forwarder: o.name, url: o.listenOn, runner: o.runner, resolver, registry: backend, log: o.log,
-    }).catch(async (err: unknown) => {
-      await peering?.stop();
-      throw err;
-    })
-    : undefined;
-  for (const name of devicePools?.endpointNames ?? []) registrations.reserve(name);
+  const devicePools = await startDevicePools(o, resolver, backend, registrations, peering);
   const elements = forwarderElements({
     ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners: new Owners(adoption), monitor: mon, local: pool, peering, devicePools,
   });

@@ -127,7 +127,7 @@ spec:
 `;
   const { code, out } = await run(['-f', '-'], deployment);
   t.equal(code, 0);
-  const spec = (parseAllDocuments(out)[0].toJS() as any).spec.template.spec;
+  const spec = parseAllDocuments(out)[0].toJS().spec.template.spec;
   const [init] = spec.initContainers;
   t.equal(init.args.join(' '), 'nsc init');
   t.equal(init.resources.limits['nsm.example.com/radio'], '2', 'one per URL');
