@@ -19,10 +19,12 @@ import { discover } from './elements/discover.ts';
 import { kernelVeth } from './elements/kernel-veth.ts';
 import { memifShortcut } from './elements/memif-shortcut.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from './elements/negotiate.ts';
+import { relayDeviceTunnel } from './elements/relay-device-tunnel.ts';
 import { remoteSwitch } from './elements/remote-switch.ts';
 import { roundRobin } from './elements/roundrobin.ts';
 import { tunnelClient } from './elements/tunnel-client.ts';
 import { tunnelEndpoint } from './elements/tunnel-endpoint.ts';
+import { meshNodes } from './remote/mesh-nodes.ts';
 import type { Peering } from './remote/peering.ts';
 
 /** Everything the forwarder's chain is built from. */
@@ -45,12 +47,22 @@ export interface ChainParts {
   devicePools?: { candidates: Element; endpoint: Element };
 }
 
-/** The switch to the tunnel sides: towards a peer forwarder, or from one to a local endpoint. */
+/**
+ * The switch to the tunnel routes: towards a peer forwarder, from one to a local endpoint, and to
+ * or for a local endpoint that stands for an external device (the tunnel then runs from the
+ * client's node to the device).
+ */
 function tunnelSwitch(p: ChainParts, peering: Peering): Element {
   const deps = { runner: p.runner, resolver: p.resolver, tunnels: peering.tunnels, vnis: peering.vnis, adoption: p.adoption };
-  return remoteSwitch(peering.registry,
-    [tunnelClient(deps), callEndpoint(peering.peers, peering.registry, p.requestTimeoutMs)],
-    [tunnelEndpoint(deps), endpointAnswer(p.endpoints), callEndpoint(p.local, peering.registry, p.requestTimeoutMs)]);
+  const client = tunnelClient(deps);
+  const answer = endpointAnswer(p.endpoints, () => ({ meshNodes: meshNodes(peering.registry, peering.tunnels.underlay.ip), deviceCidrs: peering.deviceCidrs }));
+  const local = callEndpoint(p.local, peering.registry, p.requestTimeoutMs);
+  return remoteSwitch(peering.registry, {
+    client: [client, callEndpoint(peering.peers, peering.registry, p.requestTimeoutMs)],
+    endpoint: [tunnelEndpoint(deps), answer, local],
+    device: [client, answer, local],
+    relay: [relayDeviceTunnel(), answer, local],
+  });
 }
 
 /**

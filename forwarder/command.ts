@@ -28,6 +28,7 @@ export default defineCommand({
     NSM_TUNNEL_IP: str('', 'underlay address tunnels start from (default: first global address of the default-route interface)'),
     NSM_MECHANISM_PRIORITY: list('VXLAN,GRE', 'tunnel types in order of preference, comma-separated'),
     NSM_VXLAN_PORT: int(VXLAN_DEFAULT_PORT, 'UDP port of VXLAN tunnels', 1, 65535),
+    NSM_EXTERNAL_DEVICE_CIDRS: list('', 'addresses endpoints of external devices may point clients\' tunnels at, comma-separated CIDRs; empty = any but the mesh\'s nodes'),
     NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh from its client'),
     NSM_EXPIRE_PERIOD: duration('1m', 'how long an endpoint registration lives without a refresh'),
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),

@@ -7,6 +7,7 @@ import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
 import { parseDocuments } from '../webhook/workload-documents.ts';
 import { isSelector, selects, type LabelSelector } from './label-selector.ts';
 import { upstreamImage } from './upstream-images.ts';
+import { storeConfigMap, projectConfigMaps } from './config-maps.ts';
 import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
 import { deviceEnv } from './device-pools.ts';
@@ -62,7 +63,7 @@ export function isClient(doc: Manifest): boolean {
 
 /**
  * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
- * node's directory, an emptyDir is a directory of the pod. Longest mount path first.
+ * node's directory, an emptyDir or a ConfigMap is a directory of the pod. Longest mount path first.
  */
 function mountedDirs(pod: Pod, container: Container, node: string): Array<[string, string]> {
   const name = pod.metadata.name;
@@ -70,7 +71,7 @@ function mountedDirs(pod: Pod, container: Container, node: string): Array<[strin
   const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeDir(node)]];
   for (const m of container.volumeMounts ?? []) {
     const v = volumes.get(m.name);
-    if (v?.emptyDir) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
+    if (v?.emptyDir || v?.configMap) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
   }
   return out.sort((a, b) => b[0].length - a[0].length);
 }
@@ -162,6 +163,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
   state.pods.push({ name, netns, node, labels: pod.metadata.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
   mkdirSync(paths.pod(name), { recursive: true });
   save();
+  projectConfigMaps(pod);
   for (const c of pod.spec.initContainers ?? []) {
     const args = commands.get(c);
     if (!args) {
@@ -192,6 +194,10 @@ export async function apply(state: State, docs: Manifest[], baseEnv: NodeJS.Proc
     say(`networkservice/${doc.metadata?.name ?? ''} created`);
   }
   await registry.close();
+  for (const doc of docs.filter((d) => d.kind === 'ConfigMap')) {
+    storeConfigMap(doc);
+    say(`configmap/${doc.metadata?.name ?? ''} created`);
+  }
   const result: ApplyResult = { pods: [], skipped: [] };
   for (const pod of docs.flatMap(podsOf).map(injectAsWebhook)) {
     const node = await startPod(state, pod, baseEnv, save, say, result);

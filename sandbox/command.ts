@@ -11,12 +11,14 @@ import { loadState } from './state.ts';
 import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
 import { runKubelet } from './kubelet/process.ts';
 
-const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel', 'device-pool'].map((e) => resolve(import.meta.dirname, '../examples', e));
+const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'device-pool'].map((e) => resolve(import.meta.dirname, '../examples', e));
 const DEMO_NODES = 2;
+/** The device examples/external-device configures. */
+const DEMO_DEVICES = ['router1'];
 /** The pool examples/device-pool draws from. */
 const DEMO_POOLS = [{ resource: 'nsm.example.com/radio', count: 2 }];
 /** One connection per client pod of the examples. */
-const DEMO_CONNECTIONS = 4;
+const DEMO_CONNECTIONS = 5;
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function files(args: string[]): string[] {
@@ -39,12 +41,24 @@ function poolSpecs(args: string[]): PoolSpec[] {
   return args.flatMap((a, i) => (a === '--pool' ? [parsePoolSpec(args[i + 1])] : []));
 }
 
+/** Every `--external NAME` (the option may repeat). */
+function deviceNames(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--external') continue;
+    const name = args[i + 1];
+    if (!name || name.startsWith('-')) throw new NsmError('INVALID_ARGUMENT', '--external needs the name of a device outside the cluster, e.g. --external router1');
+    out.push(name);
+  }
+  return out;
+}
+
 async function demo(keep: boolean, level: string): Promise<number> {
   const started = Date.now();
   const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
   await requireHost({ buildsNodes: true, nodes: DEMO_NODES });
   try {
-    await up(level, say, DEMO_NODES, DEMO_POOLS);
+    await up(level, say, DEMO_NODES, { devices: DEMO_DEVICES, pools: DEMO_POOLS });
     for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
     const until = Date.now() + 10_000;
     while (connections(loadState()!).length < DEMO_CONNECTIONS && Date.now() < until) await sleep(100);
@@ -65,19 +79,19 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | down | demo [--keep]',
+  usage: 'up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say, nodeCount(args), poolSpecs(args)); return 0;
+      case 'up': await up(level, say, nodeCount(args), { devices: deviceNames(args), pools: poolSpecs(args) }); return 0;
       // Started by up --pool: a node's kubelet, until SIGTERM.
       case 'kubelet': return runKubelet(args[1] ?? '', level);
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'down': await down(say); return 0;
       case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--pool RESOURCE=COUNT], apply -f FILE, status, down or demo [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE, status, down or demo [--keep]`);
     }
   },
 });

@@ -51,7 +51,31 @@ export function status(say: Say): State | undefined {
   const nodeOf = new Map(state.pods.map((p) => [p.name, p.node ?? '']));
   say(table(['POD', 'NODE', 'INTERFACE', 'ADDRESS', 'ENDPOINT ADDRESS', 'MECHANISM', 'ENDPOINT', 'ENDPOINT NODE'],
     connections(state).map((r) => [r.pod, r.node, r.ifname, r.address, r.peer, r.mechanism, r.endpoint, nodeOf.get(r.endpoint) ?? ''])));
+  if ((state.devices ?? []).length > 0) {
+    say('');
+    say(table(['DEVICE', 'UNDERLAY', 'INTERFACE', 'TUNNEL', 'VNI/KEY', 'REMOTE', 'ADDRESS'], deviceRows(state)));
+  }
   return state;
+}
+
+interface DeviceLink {
+  ifname: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; remote?: string; ikey?: string } };
+  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+}
+
+/** The tunnels on each device outside the cluster: what its hook configured. */
+export function deviceRows(state: State): string[][] {
+  return (state.devices ?? []).flatMap((d) => {
+    const r = spawnSync('ip', ['-n', d.netns, '-j', '-d', 'addr', 'show'], { encoding: 'utf8', timeout: 5000 });
+    const tunnels = (r.status === 0 ? JSON.parse(r.stdout) as DeviceLink[] : []).filter((l) => ['vxlan', 'gre', 'gretap'].includes(l.linkinfo?.info_kind ?? ''));
+    if (tunnels.length === 0) return [[d.name, d.ip, '-', '-', '-', '-', '-']];
+    return tunnels.map((l) => {
+      const info = l.linkinfo!.info_data ?? {};
+      const addresses = (l.addr_info ?? []).filter((a) => a.family === 'inet' || (a.family === 'inet6' && !a.local.startsWith('fe80:'))).map((a) => `${a.local}/${a.prefixlen}`).join(',');
+      return [d.name, d.ip, l.ifname, l.linkinfo!.info_kind!.toUpperCase(), String(info.id ?? info.ikey ?? '-'), info.remote ?? '-', addresses || '-'];
+    });
+  });
 }
 
 export function pingMatrix(state: State): string[][] {

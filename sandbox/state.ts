@@ -26,6 +26,7 @@ export const paths = {
   kubelet: (node: string) => join(STATE_DIR, node, 'var-lib-kubelet'),
   /** A node's forwarder's NSM_DEVICE_POOLS file. */
   devicePools: (node: string) => join(STATE_DIR, node, 'device-pools.yaml'),
+  configMap: (name: string) => join(STATE_DIR, 'configmaps', `${name}.json`),
 };
 
 export const forwarderSocket = (node = NODE) => join(paths.nodeDir(node), 'nsm.io.sock');
@@ -47,6 +48,8 @@ export interface SandboxNode {
 
 export interface State {
   nodes?: SandboxNode[];
+  /** Devices outside the cluster (`up --external NAME`): namespaces on the underlay, running no forwarder. */
+  devices?: SandboxNode[];
   /** `connectionsDir`: where the pod's client writes its connections, when it has one. */
   pods: Array<{ name: string; netns: string; node?: string; labels?: Record<string, string>; connectionsDir?: string }>;
   procs: Proc[];

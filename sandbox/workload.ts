@@ -34,7 +34,7 @@ export interface PodSpec {
   nodeName?: string;
   initContainers?: Container[];
   containers?: Container[];
-  volumes?: Array<{ name: string; emptyDir?: object; hostPath?: { path: string } }>;
+  volumes?: Array<{ name: string; emptyDir?: object; hostPath?: { path: string }; configMap?: { name: string; defaultMode?: number } }>;
   affinity?: { podAffinity?: AffinityTerms; podAntiAffinity?: AffinityTerms };
 }
 
@@ -51,6 +51,8 @@ export interface Manifest {
   kind?: string;
   metadata?: ObjectMeta;
   spec?: { replicas?: number; template?: { metadata?: ObjectMeta; spec?: PodSpec } } & Record<string, unknown>;
+  /** A ConfigMap's entries. */
+  data?: Record<string, unknown>;
 }
 
 const TEMPLATED = ['Deployment', 'StatefulSet', 'ReplicaSet'];

@@ -1,11 +1,16 @@
+import { connectionProblem } from '../../proto/validate/connection.ts';
 import type { Element } from '../../sdk/chain/types.ts';
-import { isNsmError } from '../../sdk/errors.ts';
+import { isNsmError, NsmError } from '../../sdk/errors.ts';
 import type { ChannelPool } from '../../sdk/grpc/channel-pool.ts';
 import type { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import type { RegistryBackend } from '../../sdk/registry/types.ts';
 import { ENDPOINT, endpointKey } from './roundrobin.ts';
 
-/** Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on the connection). */
+/**
+ * Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on the
+ * connection). An answer is held to the rules of the edge before the elements above act on it: one
+ * that breaks them closes the far side and fails the Request naming the field.
+ */
 export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeoutMs: number): Element {
   const call = async <T>(url: string, f: (c: NetworkServiceClient) => Promise<T>): Promise<T> => {
     try {
@@ -20,7 +25,11 @@ export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeo
     needs: [ENDPOINT],
     async request(ctx, req) {
       const nse = endpointKey.get(ctx)!;
-      return call(nse.url, (c) => c.request(req, { signal: ctx.signal, timeoutMs }));
+      const resp = await call(nse.url, (c) => c.request(req, { signal: ctx.signal, timeoutMs }));
+      const problem = connectionProblem('answer', resp);
+      if (problem === undefined) return resp;
+      await call(nse.url, (c) => c.close(resp, { signal: ctx.signal, timeoutMs })).catch((err: unknown) => { ctx.log.warn({ element: 'call-endpoint', connId: resp.id, err }, 'closing a refused answer failed; it expires on its own'); });
+      throw new NsmError('FAILED_PRECONDITION', `endpoint ${nse.name} answered with a connection this forwarder refuses: ${problem}`);
     },
     async close(ctx, conn) {
       const url = endpointKey.get(ctx)?.url ?? registry.endpoints.get(conn.networkServiceEndpointName)?.url;

@@ -1,8 +1,8 @@
-import { Cls, type Connection } from '../../proto/api.ts';
+import { Cls, type Connection, type NetworkServiceEndpoint } from '../../proto/api.ts';
+import { standsForDevice } from '../../proto/external.ts';
 import { chain, unmetNeeds } from '../../sdk/chain/chain.ts';
-import type { Ctx, Element } from '../../sdk/chain/types.ts';
+import type { Ctx, Element, NetworkServiceServer } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import type { NetworkServiceEndpoint } from '../../proto/api.ts';
 import type { ObjectStore } from '../../sdk/registry/types.ts';
 import { knownClientMechanism } from './negotiate.ts';
 import { endpointKey } from './roundrobin.ts';
@@ -13,40 +13,56 @@ export interface EndpointLocality {
   locality(nse: NetworkServiceEndpoint): 'local' | 'remote' | 'local-unknown';
 }
 
-type Side = 'local' | 'client' | 'endpoint';
-
 /**
- * Sends a connection down one of three paths: a REMOTE mechanism from a peer forwarder makes this
- * the endpoint side of a tunnel; an endpoint on another node makes it the client side; anything
- * else continues with the same-node elements after this one. Close takes the path Request took.
+ * The sub-chains a connection can take besides the same-node elements:
+ * - client: the endpoint is on another node (this node builds the client's end of a tunnel);
+ * - endpoint: a peer forwarder asks for a tunnel to an endpoint here (this node builds its end);
+ * - device: an endpoint here stands for an external device, asked by a client here (this node
+ *   builds the client's end of a tunnel to the device);
+ * - relay: the same endpoint, asked by a peer forwarder (its answer goes back to the peer).
  */
-export function remoteSwitch(registry: EndpointLocality, clientSide: readonly Element[], endpointSide: readonly Element[]): Element & { clientSide: readonly Element[]; endpointSide: readonly Element[] } {
-  // The two sides run inside the chain around the switch: what they need of it, the switch needs.
-  const needs = [...new Set([...unmetNeeds(clientSide), ...unmetNeeds(endpointSide)])];
-  const toPeer = chain(clientSide, { given: needs });
-  const fromPeer = chain(endpointSide, { given: needs });
-  const side = (ctx: Ctx, conn: Connection, strict: boolean): Side => {
-    if ((knownClientMechanism(ctx) ?? conn.mechanism)?.cls === Cls.REMOTE) return 'endpoint';
+export interface RemoteRoutes {
+  client: readonly Element[];
+  endpoint: readonly Element[];
+  device: readonly Element[];
+  relay: readonly Element[];
+}
+
+type Route = keyof RemoteRoutes | 'local';
+
+/** Sends a connection down the route its endpoint and caller call for; Close takes the route Request took. */
+export function remoteSwitch(registry: EndpointLocality, routes: RemoteRoutes): Element & { routes: RemoteRoutes } {
+  // The routes run inside the chain around the switch: what they need of it, the switch needs.
+  const needs = [...new Set(Object.values(routes).flatMap((r: readonly Element[]) => unmetNeeds(r)))];
+  const chains: Record<keyof RemoteRoutes, NetworkServiceServer> = {
+    client: chain(routes.client, { given: needs }),
+    endpoint: chain(routes.endpoint, { given: needs }),
+    device: chain(routes.device, { given: needs }),
+    relay: chain(routes.relay, { given: needs }),
+  };
+  const route = (ctx: Ctx, conn: Connection, strict: boolean): Route => {
     const nse = endpointKey.get(ctx) ?? registry.endpoints.get(conn.networkServiceEndpointName);
+    const device = nse !== undefined && standsForDevice(nse, conn.networkService);
+    if ((knownClientMechanism(ctx) ?? conn.mechanism)?.cls === Cls.REMOTE) return device ? 'relay' : 'endpoint';
     if (!nse) return 'local';
     const where = registry.locality(nse);
     if (where === 'local-unknown' && strict) {
       throw new NsmError('UNAVAILABLE', `endpoint ${nse.name} is on this node but has not registered again since this forwarder started; it does so within a third of its registration lifetime`);
     }
-    return where === 'remote' ? 'client' : 'local';
+    if (where === 'remote') return 'client';
+    return device && where === 'local' ? 'device' : 'local';
   };
   return {
     name: 'remote-switch',
     needs,
-    clientSide,
-    endpointSide,
+    routes,
     request(ctx, req, next) {
-      const s = side(ctx, req.connection!, true);
-      return s === 'client' ? toPeer.request(ctx, req) : s === 'endpoint' ? fromPeer.request(ctx, req) : next.request(ctx, req);
+      const r = route(ctx, req.connection!, true);
+      return r === 'local' ? next.request(ctx, req) : chains[r].request(ctx, req);
     },
     close(ctx, conn, next) {
-      const s = side(ctx, conn, false);
-      return s === 'client' ? toPeer.close(ctx, conn) : s === 'endpoint' ? fromPeer.close(ctx, conn) : next.close(ctx, conn);
+      const r = route(ctx, conn, false);
+      return r === 'local' ? next.close(ctx, conn) : chains[r].close(ctx, conn);
     },
   };
 }

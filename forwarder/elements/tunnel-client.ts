@@ -4,7 +4,7 @@ import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
 import { configureEnd } from '../dataplane/veth.ts';
-import { tunnelOffers, TUNNEL_TYPES, whyNot } from '../tunnels/tunnels.ts';
+import { podMtu, tunnelOffers, TUNNEL_TYPES, whyNot, type TunnelType } from '../tunnels/tunnels.ts';
 import { clientMechanism, NEGOTIATED } from './negotiate.ts';
 import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
 
@@ -12,19 +12,22 @@ import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelCont
 export const REMOTE_ATTEMPTS = 3;
 
 /**
- * Client side of a tunnel (the chosen endpoint is on another node): offers the tunnels this node
- * can build with its half of the parameters (mechanism translation: the client's KERNEL stays
- * here), then creates the device in the client's namespace from the peer's answer. When the
- * kernel says the VNI is already used on this node, the peer's side is closed and the request is
- * repeated, so the peer allocates another. A refresh changes nothing in the kernel.
+ * Client side of a tunnel (the chosen endpoint is on another node, or stands for an external
+ * device): offers the tunnels this node can build with its half of the parameters (mechanism
+ * translation: the client's KERNEL stays here), then creates the device in the client's namespace
+ * from the answer, towards the peer forwarder or the device. When the VNI is already used on this
+ * node, the far side is closed and the request is repeated, so it allocates another. A refresh
+ * changes nothing in the kernel.
  */
 export function tunnelClient(d: TunnelDeps): Element {
   async function build(ctx: Ctx, resp: Connection, kernel: Mechanism): Promise<TunnelState> {
     const mech = resp.mechanism;
     if (!mech || !(TUNNEL_TYPES as readonly string[]).includes(mech.type)) {
-      throw new NsmError('FAILED_PRECONDITION', `peer forwarder answered with mechanism ${mech?.type ?? 'none'}, not one of the tunnels offered`);
+      throw new NsmError('FAILED_PRECONDITION', `${resp.networkServiceEndpointName || 'the far side'} answered with mechanism ${mech?.type ?? 'none'}, not one of the tunnels offered`);
     }
-    const state: TunnelState = { ifname: kernel.parameters[Keys.name], netnsUrl: kernel.parameters[Keys.inodeURL], mechanism: mech, mtu: resp.context?.MTU ?? 0 };
+    // Never above what this node's underlay carries unfragmented, whatever the far side answered.
+    const mtu = Math.min(resp.context?.MTU || Infinity, podMtu(d.tunnels, mech.type as TunnelType, resp.payload));
+    const state: TunnelState = { ifname: kernel.parameters[Keys.name], netnsUrl: kernel.parameters[Keys.inodeURL], mechanism: mech, mtu };
     const adopted = adoptTunnel(d, ctx, resp.id, mech, 'tunnel-client');
     if (adopted) return { ...state, lease: adopted.lease };
     const id = tunnelId(mech);
@@ -68,7 +71,7 @@ export function tunnelClient(d: TunnelDeps): Element {
           });
         } catch (err) {
           if (!isVniTaken(err) || attempt >= REMOTE_ATTEMPTS) throw err;
-          ctx.log.info({ element: 'tunnel-client', connId: conn.id }, 'VNI already used on this node; asking the peer again');
+          ctx.log.info({ element: 'tunnel-client', connId: conn.id }, 'VNI already used on this node; asking the far side again');
         }
       }
     },

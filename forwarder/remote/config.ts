@@ -1,3 +1,5 @@
+import { cidrProblem } from '../../proto/validate/fields.ts';
+import { ConfigError } from '../../sdk/config/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { checkTlsFiles } from '../../sdk/grpc/tls.ts';
@@ -15,6 +17,7 @@ export interface PeeringEnv {
   NSM_TUNNEL_IP: string;
   NSM_MECHANISM_PRIORITY: string[];
   NSM_VXLAN_PORT: number;
+  NSM_EXTERNAL_DEVICE_CIDRS: string[];
 }
 
 /**
@@ -26,6 +29,8 @@ export async function peeringFromEnv(env: PeeringEnv, log: Logger): Promise<Peer
     log.info('NSM_PEER_LISTEN_ON is empty: single-node forwarder, endpoints on other nodes cannot be reached');
     return undefined;
   }
+  const bad = env.NSM_EXTERNAL_DEVICE_CIDRS.map((c) => cidrProblem(JSON.stringify(c), c)).find((p) => p !== undefined);
+  if (bad) throw new ConfigError('NSM_EXTERNAL_DEVICE_CIDRS', bad);
   const files = { caFile: env.NSM_TLS_CA_FILE, certFile: env.NSM_TLS_CERT_FILE, keyFile: env.NSM_TLS_KEY_FILE };
   if (env.NSM_INSECURE) log.warn({ listenOn: env.NSM_PEER_LISTEN_ON }, 'NSM_INSECURE=true: peering with other forwarders is plaintext and unauthenticated');
   else {
@@ -44,5 +49,5 @@ export async function peeringFromEnv(env: PeeringEnv, log: Logger): Promise<Peer
       if (why) log.info({ mechanism: type, payload }, `${type} is not offered for ${payload} payload: ${why}`);
     }
   }
-  return { listenOn: env.NSM_PEER_LISTEN_ON, tls: env.NSM_INSECURE ? undefined : files, tunnels };
+  return { listenOn: env.NSM_PEER_LISTEN_ON, tls: env.NSM_INSECURE ? undefined : files, tunnels, deviceCidrs: env.NSM_EXTERNAL_DEVICE_CIDRS };
 }

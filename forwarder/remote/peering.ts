@@ -20,6 +20,8 @@ export interface PeeringOptions {
   /** Mutual TLS for both directions; undefined means plaintext (NSM_INSECURE=true). */
   tls?: MutualTlsFiles;
   tunnels: Tunnels;
+  /** NSM_EXTERNAL_DEVICE_CIDRS: where endpoints may point clients' tunnels (empty: anywhere but the mesh's nodes). */
+  deviceCidrs?: readonly string[];
 }
 
 export interface Peering {
@@ -29,6 +31,8 @@ export interface Peering {
   readonly registry: LocalBypassRegistry;
   readonly supported: Supported[];
   readonly tunnels: Tunnels;
+  /** Where endpoints may point clients' tunnels (NSM_EXTERNAL_DEVICE_CIDRS; empty: anywhere but the mesh's nodes). */
+  readonly deviceCidrs: readonly string[];
   /** VNIs (and GRE keys) of this node's tunnels. */
   readonly vnis: VniAllocator;
   /** Channels to other forwarders, over the peering's TLS. */
@@ -81,6 +85,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
     registry,
     supported: supportedTunnels(o.tunnels),
     tunnels: o.tunnels,
+    deviceCidrs: o.deviceCidrs ?? [],
     vnis: new VniAllocator(),
     peers,
     serve: (chain) => void (served = chain),

@@ -1,5 +1,6 @@
 import { address, bool, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
+import { externalEnv } from './external/settings.ts';
 import { MODE_NAMES } from './modes.ts';
 import { PointToPointPool } from './p2p/point-to-point-pool.ts';
 
@@ -11,11 +12,11 @@ const memifSocketCheck = (s: string) => {
 
 /** Every setting of `nsm nse`; the mode (NSM_MODE) says which of the mode-specific ones apply. */
 export const nseEnv = {
-  NSM_MODE: oneOf('p2p', MODE_NAMES, 'what the endpoint does with each connection: p2p = a point-to-point pair of addresses'),
+  NSM_MODE: oneOf('p2p', MODE_NAMES, 'what the endpoint does with each connection: p2p = a point-to-point pair of addresses; external = a tunnel to a device outside the cluster, configured by a hook'),
   NSM_NAME: str('', 'endpoint name (defaults to the host name)'),
   NSM_SERVICE_NAMES: list('', 'network services this endpoint provides, comma-separated'),
   NSM_LABELS: labels('', 'endpoint labels, k=v,...'),
-  NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool (p2p: each connection gets a pair of addresses from it)', (s) => { new PointToPointPool(s); }),
+  NSM_CIDR_PREFIX: str('169.254.0.0/16', 'address pool: each connection gets a pair of addresses from it (p2p: client and endpoint; external: client and device)', (s) => { new PointToPointPool(s); }),
   NSM_PAYLOAD: oneOf('ETHERNET', ['ETHERNET', 'IP'], 'payload of the services'),
   NSM_REGISTER_SERVICE: bool(true, 'also register the NetworkServices (name and payload); false when they are applied as objects'),
   NSM_CONNECT_TO: address('unix:///var/lib/networkservicemesh/nsm.io.sock', 'forwarder socket to register through'),
@@ -24,5 +25,6 @@ export const nseEnv = {
   NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
   NSM_MEMIF_SOCKET: str('', 'p2p: filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
   NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+  ...externalEnv,
   NSM_LOG_LEVEL: logLevel(),
 };

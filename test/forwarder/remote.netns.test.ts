@@ -1,5 +1,6 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import t from 'tap';
+import { captureVxlan } from '../fixtures/capture.ts';
 import { startMesh } from '../fixtures/mesh.ts';
 import { addNetns, links, ping, uniquePrefix, whyNoKernelTests } from '../fixtures/netns.ts';
 
@@ -11,17 +12,6 @@ const peerIp = (conn: { context: { ipContext: { dstIpAddrs: string[] } } }) => c
 function vxlanId(ns: string, ifname: string): number | undefined {
   const out = JSON.parse(spawnSync('ip', ['-n', ns, '-j', '-d', 'link', 'show', 'dev', ifname], { encoding: 'utf8' }).stdout) as Array<{ linkinfo?: { info_kind: string; info_data?: { id?: number } } }>;
   return out[0]?.linkinfo?.info_kind === 'vxlan' ? out[0].linkinfo.info_data?.id : undefined;
-}
-
-/** Captures `count` VXLAN packets on a node's underlay interface, bounded by `seconds`. */
-function capture(ns: string, ifname: string, count: number, seconds: number): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns, 'timeout', String(seconds), 'tcpdump', '-i', ifname, '-nn', '-l', '-c', String(count), 'udp', 'port', '4789'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('exit', () => resolve(out));
-  });
 }
 
 function pingDf(ns: string, to: string, size: number): boolean {
@@ -43,7 +33,7 @@ t.test('kernel2ethernet2kernel across two nodes over VXLAN', { skip, timeout: 12
   t.equal(conn.context.MTU, 1450, 'MTU = underlay 1500 - 50');
   t.equal(links(c1).find((l) => l.ifname === 'nsm-1')?.ifalias?.startsWith('nsm:'), true, 'named after the connection');
 
-  const seen = capture(mesh.nodes[1].netns, mesh.nodes[1].ifname, 2, 8);
+  const seen = captureVxlan(mesh.nodes[1].netns, mesh.nodes[1].ifname, 2, 8);
   await new Promise((r) => setTimeout(r, 500));
   t.ok(ping(c1, peerIp(conn)), 'the client pings the endpoint across nodes');
   const dump = await seen;

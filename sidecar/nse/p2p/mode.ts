@@ -13,8 +13,8 @@ export function p2pElements(pool: PointToPointPool, memifIds: MemifIds, memifSoc
   return [assignAddresses(pool), ...(memifSocket ? [memifAnswer(memifSocket, memifIds)] : []), kernelAnswer(netnsUrl)];
 }
 
-/** The pool's size and use, read when scraped. */
-function poolMetrics(registry: Registry, pool: PointToPointPool): void {
+/** The pool's size and use, read when scraped (external mode reports its pool the same way). */
+export function poolMetrics(registry: Registry, pool: PointToPointPool): void {
   new Gauge({ name: 'nsm_nse_address_pool_size', help: 'addresses the endpoint\'s pool (NSM_CIDR_PREFIX) hands out', registers: [registry], collect() { this.set(pool.size); } });
   new Gauge({
     name: 'nsm_nse_addresses', help: 'addresses of the pool, by state (used, free)', labelNames: ['state'], registers: [registry],
