@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parsePoolAlias, poolAlias } from '../../../forwarder/device-pools/tokens.ts';
 import { Connection, kernelMechanism, NetworkServiceRequest } from '../../../proto/api.ts';
+import { formatInodeUrl } from '../../../sdk/netns.ts';
 import { fromNamespace } from '../../fixtures/foreign.ts';
 import { startKubelet } from '../../fixtures/kubelet.ts';
 import {
@@ -26,11 +27,6 @@ const POOLS = `pools:
     excludePrefixes: [10.63.1.254/32]
     mtu: 1400
 `;
-
-const inodeOf = (netns: string) => {
-  const s = statSync(`/run/netns/${netns}`);
-  return `inode://${s.dev}/${s.ino}`;
-};
 
 t.test('device pools in real namespaces, with a stand-in kubelet', { skip, timeout: 240_000 }, async (t) => {
   const p = uniquePrefix('dp');
@@ -160,9 +156,10 @@ t.test('device pools in real namespaces, with a stand-in kubelet', { skip, timeo
     const init = await runNsm(t, c3, ['nsc', 'init'], { NSM_NAME: 'c3', NSM_NETWORK_SERVICES: url('radio', RADIO), NSM_CONNECT_TO: forwarderUrl, NSM_CONNECTIONS_DIR: join(dir, 'conns', 'c3') });
     t.not(init.code, 0, 'nsc init without a token fails at once');
     t.match(init.output, /no token of nsm\.example\.com\/radio in this container's environment .*: put "nsm\.example\.com\/radio: 1" in resources\.limits of this container/);
+    const c3Netns = formatInodeUrl(statSync(`/run/netns/${c3}`));
     const request = (token?: string) => NetworkServiceRequest.toJSON({
       connection: Connection.fromPartial({ id: `c3-${token ?? 'none'}`, networkService: 'radio', labels: { sriovToken: RADIO }, path: { index: 0, pathSegments: [{ name: 'c3', id: 'c3-0' }] } }),
-      mechanismPreferences: [{ ...kernelMechanism({ name: 'nsm-1', inodeURL: inodeOf(c3) }), ...(token ? { parameters: { name: 'nsm-1', inodeURL: inodeOf(c3), tokenID: token } } : {}) }],
+      mechanismPreferences: [{ ...kernelMechanism({ name: 'nsm-1', inodeURL: c3Netns }), ...(token ? { parameters: { name: 'nsm-1', inodeURL: c3Netns, tokenID: token } } : {}) }],
     });
     const [noToken, stranger] = await fromNamespace(t, c3, { forwarder: forwarderUrl, calls: [{ kind: 'request', request: request() }, { kind: 'request', request: request('sriov-00000000-0000-4000-8000-000000000000') }] });
     t.equal(noToken.code, 'FAILED_PRECONDITION', noToken.message);
