@@ -24,6 +24,9 @@ import { remoteSwitch } from './elements/remote-switch.ts';
 import { roundRobin } from './elements/roundrobin.ts';
 import { tunnelClient } from './elements/tunnel-client.ts';
 import { tunnelEndpoint } from './elements/tunnel-endpoint.ts';
+import { heal } from './heal/element.ts';
+import type { Healer } from './heal/healer.ts';
+import { liveEndpoints } from './heal/live-endpoints.ts';
 import { meshNodes } from './remote/mesh-nodes.ts';
 import type { Peering } from './remote/peering.ts';
 
@@ -38,6 +41,8 @@ export interface ChainParts {
   endpoints: EndpointIdentities;
   owners: Owners;
   monitor: Element;
+  /** Watches the far side of every connection and heals (see forwarder/heal/). */
+  healer?: Healer;
   /** Channels to this node's endpoints. */
   local: ChannelPool;
   connectionLifetimeMs: number;
@@ -79,10 +84,12 @@ export function forwarderElements(p: ChainParts): Element[] {
     releaseOwner(p.owners),
     timeout(p.connectionLifetimeMs),
     p.monitor,
+    ...(p.healer ? [heal(p.healer)] : []),
     clientOffers(),
     negotiateMechanism(p.peering ? [...FORWARDER_SUPPORTS, ...p.peering.supported] : undefined),
     clientNetns(p.resolver),
     discover(p.registry),
+    ...(p.healer ? [liveEndpoints(p.healer)] : []),
     ...(p.devicePools ? [p.devicePools.candidates] : []),
     roundRobin(),
     ...(p.devicePools ? [p.devicePools.endpoint] : []),

@@ -8,6 +8,7 @@ import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
 import { loadPoolFile } from './device-pools/config.ts';
 import { kernelRunner } from './dataplane/netlink/runner.ts';
+import { held } from './held.ts';
 import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
@@ -73,6 +74,7 @@ export default defineCommand({
       throw err;
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
+    process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -62,7 +62,7 @@ export class ForwarderMetrics {
     this.#calls = new Counter({ name: 'nsm_forwarder_calls_total', help: 'NetworkService calls answered, by kind (request: a new connection, refresh, close) and outcome code', labelNames: ['call', 'code'], registers });
     this.#setup = new Histogram({ name: 'nsm_forwarder_setup_duration_milliseconds', help: 'time to answer a Request for a new connection that succeeded', buckets: SETUP_BUCKETS_MS, registers });
     this.#kernel = new Histogram({ name: 'nsm_forwarder_kernel_call_duration_milliseconds', help: 'time of one kernel call (a batch of operations in one namespace), by its first operation and result', labelNames: ['op', 'result'], buckets: KERNEL_BUCKETS_MS, registers });
-    this.heals = new Counter({ name: 'nsm_forwarder_heals_total', help: 'connections the forwarder acted on because a far side went away, by cause', labelNames: ['cause'], registers });
+    this.heals = new Counter({ name: 'nsm_forwarder_heals_total', help: 'connections the forwarder healed, by cause: endpoint-gone and client-gone (closed so the client reselects), path-broken (rebuilt on the next Request), path-impaired (marked DOWN)', labelNames: ['cause'], registers });
     this.#name = name;
   }
 

@@ -5,6 +5,7 @@ import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { requireHost } from './host-checks.ts';
+import { kill, restart } from './faults.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
 import { connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
@@ -79,7 +80,7 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | down | demo [--keep]',
+  usage: 'up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [--keep]',
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
@@ -89,9 +90,11 @@ export default defineCommand({
       case 'kubelet': return runKubelet(args[1] ?? '', level);
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
+      case 'kill': await kill(args[1], say); return 0;
+      case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
       case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE, status, down or demo [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [--keep]`);
     }
   },
 });

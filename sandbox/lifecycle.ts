@@ -119,7 +119,7 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, extras: UpEx
   return state;
 }
 
-function isSocket(path: string): boolean {
+export function isSocket(path: string): boolean {
   try {
     return statSync(path).isSocket();
   } catch {

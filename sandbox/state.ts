@@ -37,6 +37,10 @@ export interface Proc {
   pod: string;
   container: string;
   log: string;
+  /** How it was started, so `nsm sandbox restart` can start it again (absent in states of older versions). */
+  netns?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface SandboxNode {
@@ -110,7 +114,7 @@ export function startNsm(netns: string, pod: string, container: string, args: st
   closeSync(fd);
   child.unref();
   const pid = child.pid!;
-  return { pid, starttime: starttime(pid) ?? '', pod, container, log };
+  return { pid, starttime: starttime(pid) ?? '', pod, container, log, netns, args, env };
 }
 
 /** Runs `nsm <args>` inside a pod's namespace to completion (init containers); `stop` ends it early. */

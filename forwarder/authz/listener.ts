@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { peerCredentials, type UnixPeer } from '../../sdk/unix-peer.ts';
@@ -20,8 +21,9 @@ function probe(path: string): Promise<UnixPeer | undefined> {
 }
 
 /**
- * Who serves each unix socket, asked once per socket file: a socket re-created (another inode)
- * is asked again.
+ * Who serves each unix socket, asked once per socket file: a socket re-created (another inode),
+ * or one whose listener is no longer running (a file system may give a new socket the inode of
+ * one just removed), is asked again.
  */
 export class SocketListeners {
   readonly #known = new Map<string, { ino: number; peer: UnixPeer }>();
@@ -33,7 +35,7 @@ export class SocketListeners {
       return undefined;
     }
     const kept = this.#known.get(path);
-    if (kept && kept.ino === s.ino) return kept.peer;
+    if (kept && kept.ino === s.ino && existsSync(`/proc/${kept.peer.pid}`)) return kept.peer;
     const peer = await probe(path);
     if (peer?.netns) this.#known.set(path, { ino: s.ino, peer });
     return peer;

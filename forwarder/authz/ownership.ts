@@ -41,6 +41,12 @@ export class Owners {
     this.#owners.delete(id);
   }
 
+  /** Whether connection `id` belongs to `caller` (an unknown connection belongs to nobody). */
+  isOwnedBy(id: string, caller: Caller): boolean {
+    const owner = this.get(id);
+    return owner !== undefined && same(owner, ownerOf(caller));
+  }
+
   /**
    * After a restart the kernel tells: a connection's client end lies in its owner's namespace
    * (the endpoint end carries the name derived from the id). A connection of which only an

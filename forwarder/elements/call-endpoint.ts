@@ -9,7 +9,8 @@ import { ENDPOINT, endpointKey } from './roundrobin.ts';
 /**
  * Sends the call to the chosen endpoint (a Close without a choice goes to the endpoint named on the
  * connection). An answer is held to the rules of the edge before the elements above act on it: one
- * that breaks them closes the far side and fails the Request naming the field.
+ * that breaks them closes the far side and fails the Request naming the field. A Close whose signal
+ * is already aborted (its caller gave up, or the far side is known to be gone) is not sent.
  */
 export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeoutMs: number): Element {
   const call = async <T>(url: string, f: (c: NetworkServiceClient) => Promise<T>): Promise<T> => {
@@ -32,6 +33,10 @@ export function callEndpoint(pool: ChannelPool, registry: RegistryBackend, timeo
       throw new NsmError('FAILED_PRECONDITION', `endpoint ${nse.name} answered with a connection this forwarder refuses: ${problem}`);
     },
     async close(ctx, conn) {
+      if (ctx.signal.aborted) {
+        ctx.log.debug({ element: 'call-endpoint', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'Close given up before reaching the endpoint; its side of the connection expires on its own');
+        return;
+      }
       const url = endpointKey.get(ctx)?.url ?? registry.endpoints.get(conn.networkServiceEndpointName)?.url;
       if (!url) {
         ctx.log.warn({ element: 'call-endpoint', connId: conn.id, endpoint: conn.networkServiceEndpointName }, 'endpoint no longer registered; its side of the connection expires on its own');

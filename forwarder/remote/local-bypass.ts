@@ -44,6 +44,7 @@ export function localBypass(backend: RegistryBackend, peerUrl: string): LocalByp
     services: backend.services,
     endpoints,
     peerUrl,
+    ...(backend.problem ? { problem: () => backend.problem!() } : {}),
     close: () => backend.close(),
     locality(nse) {
       if (localUrls.has(nse.name) && (nse.url === localUrls.get(nse.name))) return 'local';

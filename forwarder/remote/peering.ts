@@ -4,7 +4,8 @@ import type { NetworkServiceServer } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { networkServiceBinding, type CallObserver } from '../../sdk/grpc/networkservice-server.ts';
 import type { Connection, NetworkServiceRequest } from '../../proto/api.ts';
-import { startGrpcServer, type RunningGrpcServer } from '../../sdk/grpc/server.ts';
+import type { ChannelSecurity } from '../../sdk/grpc/client.ts';
+import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../../sdk/grpc/server.ts';
 import { mutualTlsDialOptions, mutualTlsServerCredentials, type MutualTlsFiles } from '../../sdk/grpc/tls.ts';
 import type { Logger } from '../../sdk/log.ts';
 import type { Supported } from '../../sdk/negotiate.ts';
@@ -46,7 +47,16 @@ export function peerUrlOf(ip: string, port: number): string {
   return `tcp://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}`;
 }
 
-const peerDialOptions = (tls?: MutualTlsFiles) => (tls ? mutualTlsDialOptions(tls) : { credentials: credentials.createInsecure() });
+/**
+ * Keepalive pings on peer channels, so that a node that vanished without closing its
+ * connections (power loss, a cut cable) is noticed within seconds.
+ */
+const PEER_KEEPALIVE = { 'grpc.keepalive_time_ms': 1000, 'grpc.keepalive_timeout_ms': 1000, 'grpc.keepalive_permit_without_calls': 1 };
+
+function peerDialOptions(tls?: MutualTlsFiles): ChannelSecurity {
+  const security: ChannelSecurity = tls ? mutualTlsDialOptions(tls) : { credentials: credentials.createInsecure() };
+  return { ...security, channelOptions: { ...security.channelOptions, ...PEER_KEEPALIVE } };
+}
 
 export interface PeeringDeps {
   registry: RegistryBackend;
@@ -54,6 +64,8 @@ export interface PeeringDeps {
   log: Logger;
   /** Told of every call peers make, for the forwarder's metrics. */
   observe?: CallObserver<NetworkServiceRequest | Connection>;
+  /** MonitorConnections, served to peers too (they relay what happens to their connections here). */
+  monitor?: ServiceBinding;
 }
 
 /**
@@ -73,7 +85,7 @@ export async function startPeering(o: PeeringOptions, d: PeeringDeps): Promise<P
   };
   const server = await startGrpcServer({
     listenOn: o.listenOn,
-    services: [networkServiceBinding(delegate, d.log, d.observe)],
+    services: [networkServiceBinding(delegate, d.log, d.observe), ...(d.monitor ? [d.monitor] : [])],
     credentials: o.tls ? mutualTlsServerCredentials(o.tls) : ServerCredentials.createInsecure(),
   });
   const url = peerUrlOf(o.tunnels.underlay.ip, server.address.kind === 'tcp' ? server.address.port : 0);

@@ -21,12 +21,21 @@ export interface KeptListWatchOptions<T extends KubernetesObject> {
 
 export interface KeptListWatch<T extends KubernetesObject> {
   readonly informer: ListWatch<T>;
+  /** The error that broke the list or watch, while it is being restarted; undefined once a list succeeded again. */
+  readonly failing: string | undefined;
   /**
    * Starts listing and watching. With `failFast` it resolves after the first list and rejects when
    * that list fails; otherwise it returns at once and keeps retrying in the background.
    */
   start(options?: { failFast?: boolean }): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** An error's message with its cause's (fetch says only "fetch failed"; the cause says why). */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : undefined;
+  return cause && !err.message.includes(cause) ? `${err.message} (${cause})` : err.message;
 }
 
 const unrefDelay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -38,8 +47,10 @@ const unrefDelay = (ms: number) => new Promise<void>((resolve) => setTimeout(res
 export function keptListWatch<T extends KubernetesObject>(o: KeptListWatchOptions<T>): KeptListWatch<T> {
   /** The running attempt's: a good list starts its backoff afresh. */
   let listedNow: (() => void) | undefined;
+  let failing: string | undefined;
   const listed = async () => {
     const result = await o.list();
+    failing = undefined;
     listedNow?.();
     return result;
   };
@@ -62,11 +73,19 @@ export function keptListWatch<T extends KubernetesObject>(o: KeptListWatchOption
     informer.on('error', fail);
     a.signal.addEventListener('abort', aborted, { once: true });
     listedNow = () => a.reset();
-    informer.start().then(() => failed || started(), fail);
+    informer.start().then(() => {
+      if (failed) return;
+      // Listing (or, with a resource version kept, watching) worked: the cache is current.
+      failing = undefined;
+      started();
+    }, fail);
   });
 
   return {
     informer,
+    get failing() {
+      return failing;
+    },
     async start({ failFast = false } = {}) {
       if (running) return;
       stopping = new AbortController();
@@ -81,6 +100,7 @@ export function keptListWatch<T extends KubernetesObject>(o: KeptListWatchOption
         backoff: { floorMs: o.retryDelayMs ?? 1000, capMs: o.maxRetryDelayMs ?? 30_000 },
         decide: () => (failFast && !startedOnce ? 'stop' : 'retry'),
         onFailure: (f) => {
+          failing = describe(f.error);
           if (f.retryInMs === undefined) return;
           o.log.warn({ resource: o.resource, err: f.error instanceof Error ? f.error.message : String(f.error), retryInMs: f.retryInMs }, 'list/watch failed; retrying');
         },

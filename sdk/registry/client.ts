@@ -1,7 +1,8 @@
 import {
-  NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition, type RegistryNetworkService,
+  NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition,
+  type NetworkServiceEndpointQuery, type NetworkServiceEndpointResponse, type RegistryNetworkService,
 } from '../../proto/api.ts';
-import { unary, type CallOptions, type Channel } from '../grpc/client.ts';
+import { serverStream, unary, type CallOptions, type Channel } from '../grpc/client.ts';
 
 /** Promise form of the two registry services on one channel. */
 export class RegistryClient {
@@ -24,5 +25,10 @@ export class RegistryClient {
 
   async unregisterEndpoint(nse: NetworkServiceEndpoint, options?: CallOptions): Promise<void> {
     await unary(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.unregister, nse, options);
+  }
+
+  /** Find: the matching endpoints, then (with `watch`) every later change, until `signal` aborts. */
+  findEndpoints(query: NetworkServiceEndpointQuery, options?: CallOptions): AsyncGenerator<NetworkServiceEndpointResponse> {
+    return serverStream(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.find, query, options);
   }
 }

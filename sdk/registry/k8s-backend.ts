@@ -95,6 +95,11 @@ class CrdStore<T extends { name: string }> implements ObjectStore<T> {
     void this.#kept.stop();
   }
 
+  /** The error keeping the cache from being current, if any. */
+  get failing(): string | undefined {
+    return this.#kept.failing;
+  }
+
   #decode(o: CrdObject): T {
     let t = this.#decoded.get(o);
     if (!t) {
@@ -208,5 +213,10 @@ export async function openKubernetesRegistry(options: KubernetesRegistryOptions)
     endpoints.close();
     throw err;
   }
-  return backendOf(services, endpoints);
+  const server = options.kubeConfig.getCurrentCluster()?.server ?? 'the Kubernetes API';
+  const problem = () => {
+    const err = endpoints.failing ?? services.failing;
+    return err === undefined ? undefined : `the registry (Kubernetes API ${server}) cannot be reached: ${err}`;
+  };
+  return backendOf(services, endpoints, problem);
 }

@@ -16,10 +16,14 @@ export interface ObjectStore<T extends { name: string }> {
 }
 
 /** A backend over two stores; closing it closes both. */
-export function backendOf(services: ObjectStore<RegistryNetworkService> & { close(): void }, endpoints: ObjectStore<NetworkServiceEndpoint> & { close(): void }): RegistryBackend {
+export function backendOf(
+  services: ObjectStore<RegistryNetworkService> & { close(): void }, endpoints: ObjectStore<NetworkServiceEndpoint> & { close(): void },
+  problem?: () => string | undefined,
+): RegistryBackend {
   return {
     services,
     endpoints,
+    ...(problem ? { problem } : {}),
     close: async () => {
       services.close();
       endpoints.close();
@@ -30,5 +34,10 @@ export function backendOf(services: ObjectStore<RegistryNetworkService> & { clos
 export interface RegistryBackend {
   readonly services: ObjectStore<RegistryNetworkService>;
   readonly endpoints: ObjectStore<NetworkServiceEndpoint>;
+  /**
+   * Why the backend's view may be stale (the source behind its cache cannot be reached),
+   * naming that source; undefined while it is current. Backends without a remote source omit it.
+   */
+  problem?(): string | undefined;
   close(): Promise<void>;
 }

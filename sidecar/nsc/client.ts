@@ -66,20 +66,23 @@ export interface RequestRetryOptions {
   onFailure?: (err: NsmError, attempt: number) => void;
 }
 
+/** One Request through the dialer's channel, dialing within `timeoutMs`; a channel that failed is dialled afresh next time. */
+export async function requestOnce(d: Dialer, req: NetworkServiceRequest, timeoutMs: number, signal?: AbortSignal): Promise<Connection> {
+  try {
+    const client = await d.client(timeoutMs);
+    return await client.request(req, { timeoutMs: Math.max(1, timeoutMs), signal });
+  } catch (err) {
+    const e = toNsmError(err);
+    if (e.code === 'UNAVAILABLE') d.reset();
+    throw e;
+  }
+}
+
 /** Requests until one attempt succeeds, backing off from 200 ms to 5 s between attempts. */
 export async function requestWithRetry(d: Dialer, build: () => NetworkServiceRequest, o: RequestRetryOptions): Promise<Connection> {
   let telling: NsmError | undefined;
   let attempts = 0;
-  const attempt = async (a: Attempt) => {
-    try {
-      const client = await d.client(a.remainingMs);
-      return await client.request(build(), { timeoutMs: Math.max(1, Math.min(o.requestTimeoutMs, a.remainingMs)), signal: o.signal });
-    } catch (err) {
-      const e = toNsmError(err);
-      if (e.code === 'UNAVAILABLE') d.reset();
-      throw e;
-    }
-  };
+  const attempt = (a: Attempt) => requestOnce(d, build(), Math.min(o.requestTimeoutMs, a.remainingMs), o.signal);
   try {
     return await retry(attempt, {
       backoff: { floorMs: 200, capMs: 5000 }, deadline: o.deadline, attemptMinMs: 100, signal: o.signal,

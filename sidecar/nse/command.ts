@@ -27,6 +27,7 @@ export default defineCommand({
     };
     const mode = await MODES[config.NSM_MODE].start(options, config);
     const endpoint = await startEndpoint(options, mode, config.NSM_METRICS_LISTEN_ON || undefined);
+    process.on('SIGUSR2', () => log.info({ held: endpoint.held() }, 'state held'));
     void endpoint.registered.then(() => log.info({ mode: config.NSM_MODE, services: config.NSM_SERVICE_NAMES, ...mode.describe, metricsPort: endpoint.metricsPort }, 'endpoint registered'));
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);

@@ -15,6 +15,8 @@ import { EndpointRegistration } from './registration.ts';
 export interface Endpoint {
   readonly server: RunningGrpcServer;
   readonly registered: Promise<void>;
+  /** What the endpoint holds (connections, and what its mode keeps per connection); logged on SIGUSR2. */
+  held(): Record<string, number>;
   /** Where GET /metrics is served, when asked for. */
   readonly metricsPort?: number;
   stop(): Promise<void>;
@@ -43,6 +45,7 @@ export async function startEndpoint(o: EndpointOptions, mode: ModeRuntime, metri
     server,
     registered: registration.ready,
     metricsPort: metrics?.port,
+    held: () => ({ connections: first.connections().size, ...mode.held?.() }),
     stop: async () => {
       await registration.stop();
       await server.stop(2000);

@@ -15,6 +15,8 @@ export interface ModeRuntime {
   readonly labels?: Record<string, string>;
   /** What the start-up log line says of the mode (its pool, its bridge...). */
   readonly describe: Record<string, unknown>;
+  /** What the mode keeps per connection, counted (addresses, ids...): each goes back to 0 once its connections are closed. */
+  held?(): Record<string, number>;
   /** Registers the mode's own metrics (its pool, its ports...) in the endpoint's registry. */
   metrics?(registry: Registry): void;
   stop?(): Promise<void>;

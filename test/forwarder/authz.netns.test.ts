@@ -87,6 +87,19 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
     unchanged(t, 'after the Closes and refreshes');
   });
 
+  await t.test('MonitorConnections shows a pod only its own connections', async (t) => {
+    const [mine] = await fromNamespace(t, victim, { forwarder, calls: [{ kind: 'monitor' }] });
+    t.equal(mine.code, 'OK', mine.message);
+    t.equal((JSON.parse(mine.message) as string[]).length, 1, 'the victim sees its connection');
+    const selectors = [{}, { pathSegments: [{ name: 'victim' }] }, { pathSegments: [{ id: 'victim-0' }] }, { networkServices: ['k2k'] }];
+    const theirs = await fromNamespace(t, evil, { forwarder, calls: selectors.map((selector) => ({ kind: 'monitor', selector })) });
+    for (const [i, a] of theirs.entries()) {
+      t.equal(a.code, 'OK', a.message);
+      t.same(JSON.parse(a.message), [], `another pod sees none of it (selector ${JSON.stringify(selectors[i])})`);
+    }
+    unchanged(t, 'after the streams');
+  });
+
   await t.test('a registration hijack is refused; the owner\'s endpoint keeps serving', async (t) => {
     const evilSocket = join(dir, 'evil.sock');
     const nse = (name: string, url: string) => NetworkServiceEndpoint.toJSON(NetworkServiceEndpoint.fromPartial({ name, networkServiceNames: ['k2k'], url }));

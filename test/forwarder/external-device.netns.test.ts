@@ -131,8 +131,10 @@ for (const where of ['another node', 'the client\'s node'] as const) {
     t.ok(ping(c1, deviceAddress(conn)), 'still pings after refreshes');
 
     if (where === 'another node') {
-      await t.test('a restarted endpoint applies again on the next refresh, with the same VNI', async (t) => {
-        t.equal(await stopNsm(endpoint), 0, 'the endpoint stops (its connections stay)');
+      // A crash, not a stop: an endpoint that stops unregisters, and its clients reselect at once.
+      await t.test('a crashed and restarted endpoint applies again on the next refresh, with the same VNI', async (t) => {
+        endpoint.child.kill('SIGKILL');
+        t.equal(await endpoint.exited, null, 'the endpoint crashes (its connections stay)');
         await mesh.startEndpoint(endpointNode, ep, 'router-ep', 'router', '10.238.0.0/24', endpointEnv(hook.path));
         await waitFor('the refresh that re-applies', () => hook.calls().filter((c) => c.action === 'apply').length === 2, 10_000);
         t.equal(hook.calls().at(-1)?.conn.mechanism.parameters.vni, String(vni), 'the connection keeps its VNI');

@@ -28,6 +28,6 @@ export function assignAddresses(pool: PointToPointPool): Element {
         throw err;
       }
     },
-    close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => pool.release(conn.id)),
+    close: (ctx, conn, next) => closeThenRelease(ctx, conn, next, () => pool.release(conn.id, pairOf(conn.context?.ipContext))),
   };
 }

@@ -7,6 +7,8 @@ function toInt(ip: string): number {
   return parts.reduce((n, o) => n * 256 + Number(o), 0);
 }
 
+const pairKey = (p: Pair) => `${p.src}-${p.dst}`;
+
 const toIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 export interface Pair {
@@ -30,6 +32,8 @@ export class PointToPointPool {
   /** Every address below this one is in use. */
   #lowestFree: number;
   readonly #byConn = new Map<string, Pair>();
+  /** Pairs in use by connections of an earlier run of the endpoint, until their refresh claims them. */
+  readonly #adopted = new Map<string, Pair>();
 
   constructor(cidr: string) {
     const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
@@ -50,6 +54,36 @@ export class PointToPointPool {
     return this.#byConn.size;
   }
 
+  /** Pairs reserved by `reserve` that no connection claimed yet. */
+  get unclaimed(): number {
+    return this.#adopted.size;
+  }
+
+  /**
+   * Keeps a pair that a connection of an earlier run of this endpoint still uses (found on its
+   * interfaces), so no new connection gets it; the refresh that carries it claims it. False when
+   * it is not in the pool or taken.
+   */
+  reserve(p: Pair): boolean {
+    if (!this.#claimable(p)) return false;
+    this.#used.add(toInt(p.src));
+    this.#used.add(toInt(p.dst));
+    this.#adopted.set(pairKey(p), p);
+    return true;
+  }
+
+  /** Frees the reserved pairs no refresh claimed (their connections are gone); returns how many. */
+  releaseUnclaimed(): number {
+    const n = this.#adopted.size;
+    for (const p of this.#adopted.values()) {
+      this.#used.delete(toInt(p.src));
+      this.#used.delete(toInt(p.dst));
+      this.#lowestFree = Math.min(this.#lowestFree, toInt(p.src), toInt(p.dst));
+    }
+    this.#adopted.clear();
+    return n;
+  }
+
   /** Addresses the pool hands out, and those in use. */
   get size(): number {
     return this.#last - this.#first + 1;
@@ -67,6 +101,12 @@ export class PointToPointPool {
   allocate(connId: string, wanted?: Pair): Pair {
     const have = this.#byConn.get(connId);
     if (have) return have;
+    const adopted = wanted && this.#adopted.get(pairKey(wanted));
+    if (adopted) {
+      this.#adopted.delete(pairKey(adopted));
+      this.#byConn.set(connId, adopted);
+      return adopted;
+    }
     if (wanted && this.#claimable(wanted)) return this.#take(connId, wanted);
     const free: number[] = [];
     for (let n = this.#lowestFree; n <= this.#last && free.length < 2; n++) if (!this.#used.has(n)) free.push(n);
@@ -77,7 +117,13 @@ export class PointToPointPool {
     return this.#take(connId, { dst: toIp(free[0]), src: toIp(free[1]) });
   }
 
-  release(connId: string): void {
+  /** Frees the pair of `connId`; or, for a connection of an earlier run that no refresh claimed yet, the reserved `carried` pair. */
+  release(connId: string, carried?: Pair): void {
+    const adopted = carried && !this.#byConn.has(connId) ? this.#adopted.get(pairKey(carried)) : undefined;
+    if (adopted) {
+      this.#adopted.delete(pairKey(adopted));
+      this.#byConn.set(connId, adopted);
+    }
     const p = this.#byConn.get(connId);
     if (!p) return;
     this.#byConn.delete(connId);

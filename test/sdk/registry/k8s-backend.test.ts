@@ -132,3 +132,22 @@ t.test('specs as upstream writes them parse; our specs round-trip', async (t) =>
   fc.assert(fc.property(service, (s: RegistryNetworkService) => same(serviceFromSpec(s.name, serviceToSpec(s)), s)), { numRuns: 300 });
   t.pass('round trips hold');
 });
+
+t.test('problem(): names the API server while it cannot be reached; clears once a list succeeds again', async (t) => {
+  const api = await new FixtureApiServer().define(NSES).define(NSS).start();
+  const server = api.url;
+  const port = Number(new URL(server).port);
+  const registry = await openKubernetesRegistry({ kubeConfig: api.kubeConfig(), namespace: 'nsm-system', log: silentLogger() });
+  t.teardown(() => registry.close());
+  await registry.endpoints.put(nse('nse-1'));
+  await until('the cache has nse-1', () => registry.endpoints.get('nse-1') !== undefined);
+  t.equal(registry.problem?.(), undefined, 'current while the API answers');
+  await api.close();
+  await until('a problem', () => registry.problem?.() !== undefined);
+  t.match(registry.problem?.(), new RegExp(`the registry \\(Kubernetes API ${server.replaceAll('.', '\\.')}\\) cannot be reached: `));
+  t.ok(registry.endpoints.get('nse-1'), 'the cache still answers');
+  await api.start(port);
+  t.teardown(() => api.close());
+  await until('the problem clears', () => registry.problem?.() === undefined, 40_000);
+  t.pass('current again after a good list');
+});

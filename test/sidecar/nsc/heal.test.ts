@@ -9,7 +9,8 @@ import { networkServiceBinding } from '../../../sdk/grpc/networkservice-server.t
 import { startGrpcServer, type RunningGrpcServer } from '../../../sdk/grpc/server.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { dialer, firstRequest, readConnection, requestWithRetry } from '../../../sidecar/nsc/client.ts';
-import { keepAlive } from '../../../sidecar/nsc/run-command.ts';
+import { keepAlive } from '../../../sidecar/nsc/keep-alive.ts';
+import { KeptConnection } from '../../../sidecar/nsc/kept-connection.ts';
 import { within } from '../../fixtures/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsm-heal-'));
@@ -101,7 +102,7 @@ t.test('keepAlive: refreshes before expiry, survives a forwarder restart without
     d.reset();
     await fwd.stop();
   });
-  const kept = { url, index: 0 };
+  const kept = new KeptConnection(url, 0);
   const loop = keepAlive(kept, d, 'pod', join(dir, 'conns'), 500, silentLogger(), stop.signal);
 
   t.ok(await within(3000, () => fwd.requests.length >= 3), 'refreshed again and again (600 ms lifetime, refresh at a third)');

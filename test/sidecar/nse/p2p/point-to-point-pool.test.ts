@@ -54,3 +54,19 @@ t.test('bad pools are refused; a host bit set is normalised', async (t) => {
   t.equal(new PointToPointPool('10.0.0.77/24').cidr, '10.0.0.0/24');
   t.throws(() => new PointToPointPool('10.0.0.1/32').allocate('a'), /exhausted/);
 });
+
+t.test('reserved pairs (an earlier run\'s connections) are given to no one else and claimed by their refresh', async (t) => {
+  const pool = new PointToPointPool('10.0.0.0/29');
+  t.ok(pool.reserve({ dst: '10.0.0.1', src: '10.0.0.2' }));
+  t.notOk(pool.reserve({ dst: '10.0.0.1', src: '10.0.0.3' }), 'an address reserved already');
+  t.notOk(pool.reserve({ dst: '10.9.0.1', src: '10.9.0.2' }), 'a pair outside the pool');
+  t.same(pool.allocate('new'), { dst: '10.0.0.3', src: '10.0.0.4' }, 'a new connection gets other addresses');
+  t.same(pool.allocate('old', { dst: '10.0.0.1', src: '10.0.0.2' }), { dst: '10.0.0.1', src: '10.0.0.2' }, 'the refresh carrying the pair claims it');
+  t.equal(pool.unclaimed, 0);
+  t.ok(pool.reserve({ dst: '10.0.0.5', src: '10.0.0.6' }));
+  t.equal(pool.releaseUnclaimed(), 1, 'what no refresh claimed is freed');
+  t.ok(pool.reserve({ dst: '10.0.0.5', src: '10.0.0.6' }));
+  pool.release('closed-before-its-refresh', { dst: '10.0.0.5', src: '10.0.0.6' });
+  t.equal(pool.unclaimed, 0, 'a Close carrying a reserved pair frees it');
+  t.same(pool.allocate('later'), { dst: '10.0.0.5', src: '10.0.0.6' });
+});
