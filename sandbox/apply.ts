@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
@@ -12,7 +13,7 @@ import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
 import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
 import { isObject } from '../webhook/json-patch.ts';
-import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
+import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type Proc, type State } from './state.ts';
 
 export { podsOf } from './workload.ts';
 
@@ -184,10 +185,30 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
+    const env = containerEnv(pod, c, node);
+    const proc = startNsm(netns, name, c.name, args, { ...baseEnv, ...env });
+    state.procs.push(proc);
     save();
+    if (args[0] === 'nse') await awaitRegistration(name, c.name, env.NSM_NAME || name, proc);
   }
   return node;
+}
+
+const REGISTRATION_WAIT_MS = 15_000;
+
+/**
+ * An endpoint container counts as started once it has registered (what a readiness probe would
+ * gate), so clients applied after it in the same files find it: a client of a bridge domain then
+ * reaches the bridge on its own node rather than whichever one registered first.
+ */
+async function awaitRegistration(pod: string, container: string, endpoint: string, proc: Proc): Promise<void> {
+  const file = join(paths.registry, 'networkserviceendpoints', `${endpoint}.json`);
+  const until = Date.now() + REGISTRATION_WAIT_MS;
+  while (!existsSync(file)) {
+    if (!alive(proc)) throw new NsmError('FAILED_PRECONDITION', `pod ${pod}: container ${container} exited before it registered; see ${proc.log}:\n${readFileSync(proc.log, 'utf8').trim()}`);
+    if (Date.now() > until) return;
+    await sleep(50);
+  }
 }
 
 /** Applies NetworkServices first, then pods in file order: creates the pod namespace, runs its init containers, starts its nsm containers. */
