@@ -4,36 +4,25 @@
  * every run bounded by `timeout`; prints medians and the negotiated/hand-built ratio.
  *   sudo npm run bench:dataplane            (BENCH_SECONDS=4 per run by default)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { applyFiles, down, up } from '../sandbox/lifecycle.ts';
 import { connections, table } from '../sandbox/report.ts';
 import { loadState, NETNS_PREFIX } from '../sandbox/state.ts';
 import { buildUnderlay, freeSubnet } from '../sandbox/topology.ts';
+import { iperf as iperfFor, median } from './iperf.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const RUNS = 3;
 const HAND = 'nsmbench-';
 const quiet = () => {};
+const iperf = (server: string, client: string, address: string) => iperfFor(server, client, address, SECONDS);
 
 function ip(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 }
-
-/** One iperf3 TCP run from `client` to `server` at `address`, in Gbit/s. */
-async function iperf(server: string, client: string, address: string): Promise<number> {
-  const srv = spawn('ip', ['netns', 'exec', server, 'timeout', String(SECONDS + 20), 'iperf3', '-s', '-1', '-B', address, '-p', '5201'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
-  const run = spawnSync('ip', ['netns', 'exec', client, 'timeout', String(SECONDS + 15), 'iperf3', '-c', address, '-p', '5201', '-t', String(SECONDS), '-J'], { encoding: 'utf8', timeout: (SECONDS + 20) * 1000 });
-  srv.kill();
-  const bps = (JSON.parse(run.stdout || '{}') as { end?: { sum_received?: { bits_per_second?: number } } }).end?.sum_received?.bits_per_second;
-  if (!bps) throw new Error(`iperf3 ${client} -> ${address} failed: ${run.stderr || run.stdout}`);
-  return bps / 1e9;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Two nodes on an underlay with a pod pair across them (VXLAN, MTU 1450) and a pod pair on node1 (veth). */
 function handBuilt(): { vxlan: [string, string, string]; veth: [string, string, string] } {

@@ -9,7 +9,11 @@ export type MechanismType = (typeof MechanismType)[keyof typeof MechanismType];
 export const Payload = { ETHERNET: 'ETHERNET', IP: 'IP' } as const;
 export type Payload = (typeof Payload)[keyof typeof Payload];
 
-/** Parameter keys as upstream spells them (api: mechanisms/common, kernel, memif, vxlan); GRE is ours. */
+/**
+ * Parameter keys as upstream spells them (api: mechanisms/common, kernel, memif, vxlan); GRE is
+ * ours, and so are KERNEL's `bridge` (the bridge, in the namespace the mechanism names, that this
+ * end becomes a port of) and `isolated` (`true`: that port is isolated, for split horizon).
+ */
 export const Keys = {
   name: 'name',
   inodeURL: 'inodeURL',
@@ -24,12 +28,14 @@ export const Keys = {
   mtu: 'MTU',
   /** The device-pool token a client claims (upstream common.DeviceTokenIDKey). */
   tokenID: 'tokenID',
+  bridge: 'bridge',
+  isolated: 'isolated',
 } as const;
 
 export const VXLAN_DEFAULT_PORT = 4789;
 export const LINUX_IFNAME_MAX = 15;
 
-export interface KernelParams { name?: string; inodeURL?: string }
+export interface KernelParams { name?: string; inodeURL?: string; bridge?: string; isolated?: boolean }
 export interface MemifParams { socketfile?: string; id?: number }
 export interface VxlanParams { srcIp?: string; dstIp?: string; srcPort?: number; dstPort?: number; vni?: number }
 export interface GreParams { srcIp?: string; dstIp?: string; key?: number }
@@ -41,7 +47,21 @@ function mechanism(cls: Cls, type: MechanismType, entries: Array<[string, string
 }
 
 export function kernelMechanism(p: KernelParams = {}): Mechanism {
-  return mechanism(Cls.LOCAL, MechanismType.KERNEL, [[Keys.name, p.name], [Keys.inodeURL, p.inodeURL]]);
+  return mechanism(Cls.LOCAL, MechanismType.KERNEL, [
+    [Keys.name, p.name], [Keys.inodeURL, p.inodeURL], [Keys.bridge, p.bridge], [Keys.isolated, p.isolated ? 'true' : undefined],
+  ]);
+}
+
+/** A KERNEL end that joins a bridge: the bridge's name, and whether its port is isolated. */
+export interface BridgePort {
+  bridge: string;
+  isolated: boolean;
+}
+
+/** The bridge a KERNEL mechanism asks its end to join; undefined for an end of its own. */
+export function bridgePortOf(m: Mechanism | undefined): BridgePort | undefined {
+  const bridge = m?.type === MechanismType.KERNEL ? m.parameters[Keys.bridge] : undefined;
+  return bridge ? { bridge, isolated: m!.parameters[Keys.isolated] === 'true' } : undefined;
 }
 
 export function memifMechanism(p: MemifParams = {}): Mechanism {

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
@@ -13,13 +14,18 @@ import { injectAsWebhook } from './webhook-injection.ts';
 import { deviceEnv } from './device-pools.ts';
 import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
 import { isObject } from '../webhook/json-patch.ts';
-import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
+import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type Proc, type State } from './state.ts';
 
 export { podsOf } from './workload.ts';
 
-/** Every object of the files (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
+/** A folder stands for its YAML files in name order, its kustomization.yaml left out (as `kubectl apply -f DIR`). */
+const filesOf = (f: string) => (f !== '-' && statSync(f).isDirectory()
+  ? readdirSync(f).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort().map((n) => join(f, n))
+  : [f]);
+
+/** Every object of the files and folders (`-` is standard input), with `nsm inject`'s reader: a malformed document names its file. */
 export function readManifests(files: string[]): Manifest[] {
-  return files.flatMap((f) => {
+  return files.flatMap(filesOf).flatMap((f) => {
     const where = f === '-' ? 'standard input' : f;
     const docs = parseDocuments(readFileSync(f === '-' ? 0 : f, 'utf8'), where);
     return docs.flatMap((d, i) => (isObject(d) ? [asManifest(d, `${where}, document ${i + 1}`)] : []));
@@ -180,10 +186,30 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) }));
+    const env = { ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) };
+    const proc = startNsm(netns, name, c.name, args, { ...baseEnv, ...env });
+    state.procs.push(proc);
     save();
+    if (args[0] === 'nse') await awaitRegistration(name, c.name, env.NSM_NAME || name, proc);
   }
   return node;
+}
+
+const REGISTRATION_WAIT_MS = 15_000;
+
+/**
+ * An endpoint container counts as started once it has registered (what a readiness probe would
+ * gate), so clients applied after it in the same files find it: a client of a bridge domain then
+ * reaches the bridge on its own node rather than whichever one registered first.
+ */
+async function awaitRegistration(pod: string, container: string, endpoint: string, proc: Proc): Promise<void> {
+  const file = join(paths.registry, 'networkserviceendpoints', `${endpoint}.json`);
+  const until = Date.now() + REGISTRATION_WAIT_MS;
+  while (!existsSync(file)) {
+    if (!alive(proc)) throw new NsmError('FAILED_PRECONDITION', `pod ${pod}: container ${container} exited before it registered; see ${proc.log}:\n${readFileSync(proc.log, 'utf8').trim()}`);
+    if (Date.now() > until) return;
+    await sleep(50);
+  }
 }
 
 /** Applies NetworkServices first, then pods in file order: creates the pod namespace, runs its init containers, starts its nsm containers. */

@@ -1,5 +1,4 @@
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logLevel } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
@@ -7,25 +6,35 @@ import { NsmError } from '../sdk/errors.ts';
 import { requireHost } from './host-checks.ts';
 import { kill, restart } from './faults.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
-import { connections, pingMatrix, status, table } from './report.ts';
+import { bridgeMatrix, connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
 import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
 import { runKubelet } from './kubelet/process.ts';
 
-const EXAMPLES = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'device-pool'].map((e) => resolve(import.meta.dirname, '../examples', e));
-const DEMO_NODES = 2;
-/** The device examples/external-device configures. */
-const DEMO_DEVICES = ['router1'];
-/** The pool examples/device-pool draws from. */
-const DEMO_POOLS = [{ resource: 'nsm.example.com/radio', count: 2 }];
-/** One connection per client pod of the examples. */
-const DEMO_CONNECTIONS = 5;
+/** The examples the demo can run, each with the nodes, the devices outside the cluster and the device pools it needs. */
+const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[]; pools?: PoolSpec[] }> = {
+  kernel2kernel: { nodes: 1 },
+  kernel2ethernet2kernel: { nodes: 2 },
+  'external-device': { nodes: 2, devices: ['router1'] },
+  'l2-bridge': { nodes: 1 },
+  'bridge-domain': { nodes: 3 },
+  'device-pool': { nodes: 1, pools: [{ resource: 'nsm.example.com/radio', count: 2 }] },
+  healing: { nodes: 1 },
+};
+const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain', 'device-pool'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);
+
+function demoExamples(args: string[]): string[] {
+  const named = args.filter((a) => !a.startsWith('--'));
+  const unknown = named.find((n) => !Object.hasOwn(DEMO_EXAMPLES, n));
+  if (unknown !== undefined) throw new NsmError('INVALID_ARGUMENT', `the demo has no example ${JSON.stringify(unknown)}: name one or more of ${Object.keys(DEMO_EXAMPLES).join(', ')} (none: ${DEFAULT_DEMO.join(', ')})`);
+  return named.length > 0 ? named : DEFAULT_DEMO;
+}
 
 function files(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) if (args[i] === '-f' && args[i + 1]) out.push(args[++i]);
-  if (out.length === 0) throw new NsmError('INVALID_ARGUMENT', 'apply needs -f FILE (a YAML file with pods, deployments and NetworkServices; -f may repeat; -f - reads standard input, e.g. kubectl kustomize DIR | nsm sandbox apply -f -)');
+  if (out.length === 0) throw new NsmError('INVALID_ARGUMENT', 'apply needs -f FILE (a YAML file with pods, deployments and NetworkServices, or a folder of them such as examples/l2-bridge; -f may repeat; -f - reads standard input, e.g. kubectl kustomize DIR | nsm sandbox apply -f -)');
   return out;
 }
 
@@ -54,22 +63,30 @@ function deviceNames(args: string[]): string[] {
   return out;
 }
 
-async function demo(keep: boolean, level: string): Promise<number> {
+async function demo(examples: string[], keep: boolean, level: string): Promise<number> {
   const started = Date.now();
-  const manifests = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort().map((f) => join(dir, f));
-  await requireHost({ buildsNodes: true, nodes: DEMO_NODES });
+  const nodes = Math.max(...examples.map((e) => DEMO_EXAMPLES[e].nodes));
+  await requireHost({ buildsNodes: true, nodes });
   try {
-    await up(level, say, DEMO_NODES, { devices: DEMO_DEVICES, pools: DEMO_POOLS });
-    for (const dir of EXAMPLES) await applyFiles(manifests(dir), level, say);
+    const devices = [...new Set(examples.flatMap((e) => DEMO_EXAMPLES[e].devices ?? []))];
+    await up(level, say, nodes, { devices, pools: examples.flatMap((e) => DEMO_EXAMPLES[e].pools ?? []) });
+    for (const e of examples) await applyFiles([resolve(import.meta.dirname, '../examples', e)], level, say);
+    const clients = () => loadState()!.pods.filter((p) => p.connectionsDir).length;
     const until = Date.now() + 10_000;
-    while (connections(loadState()!).length < DEMO_CONNECTIONS && Date.now() < until) await sleep(100);
+    while (connections(loadState()!).length < clients() && Date.now() < until) await sleep(100);
     say('');
     status(say);
     say('');
     const pings = pingMatrix(loadState()!);
     say(table(['CLIENT', 'NODE', 'MECHANISM', 'PATH', 'PING', 'LOSS', 'RTT'], pings));
+    const l2 = bridgeMatrix(loadState()!);
+    if (l2.length > 0) {
+      say('');
+      say('client to client, at layer 2 through the bridges:');
+      say(table(['SERVICE', 'CLIENT', 'NODE', 'TO', 'NODE', 'ADDRESS', 'PING'], l2));
+    }
     say('');
-    const ok = pings.length > 0 && pings.every((p) => p[4] === 'ok');
+    const ok = pings.length > 0 && pings.every((p) => p[4] === 'ok') && l2.every((p) => p[6] === 'ok');
     say(`${ok ? 'demo ok' : 'demo FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (keep) say('left running (--keep): inspect with `ip netns list`, `nsm sandbox status`; remove with `nsm sandbox down`');
     return ok ? 0 : 1;
@@ -80,7 +97,7 @@ async function demo(keep: boolean, level: string): Promise<number> {
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: 'up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [--keep]',
+  usage: `up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|DIR|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
@@ -93,8 +110,8 @@ export default defineCommand({
       case 'kill': await kill(args[1], say); return 0;
       case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
-      case 'demo': return demo(args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [--keep]`);
+      case 'demo': return demo(demoExamples(args.slice(1)), args.includes('--keep'), level);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE|DIR, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
     }
   },
 });

@@ -14,6 +14,14 @@ export interface Row {
   peer: string;
   mechanism: string;
   endpoint: string;
+  service: string;
+  /** The endpoint's bridge, for a connection to a bridge endpoint (its clients reach each other). */
+  bridge: string;
+}
+
+/** The address a client pings: its peer's, or for a pool's device (no peer address) the gateway of the network behind the pool. */
+function peerOf(state: State, c: Connection): string {
+  return c.context?.ipContext?.dstIpAddrs.join(',') || (state.pools?.find((p) => p.endpoint === c.networkServiceEndpointName)?.gateway ?? '');
 }
 
 export function connections(state: State): Row[] {
@@ -24,10 +32,9 @@ export function connections(state: State): Row[] {
       const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       rows.push({
         pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
-        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '',
-        // A pool's device has no peer address: its client reaches the network behind the pool.
-        peer: c.context?.ipContext?.dstIpAddrs.join(',') || (state.pools?.find((p) => p.endpoint === c.networkServiceEndpointName)?.gateway ?? ''),
+        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: peerOf(state, c),
         mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
+        service: c.networkService, bridge: c.context?.extraContext.bridge ?? '',
       });
     }
   }
@@ -81,9 +88,29 @@ export function deviceRows(state: State): string[][] {
 export function pingMatrix(state: State): string[][] {
   return connections(state).map((r) => {
     const to = r.peer.split(',')[0]?.split('/')[0] ?? '';
-    const res = spawnSync('ip', ['netns', 'exec', r.netns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', r.ifname, to], { encoding: 'utf8', timeout: 10_000 });
+    const res = ping(r.netns, r.ifname, to, 3);
     const loss = /(\d+(?:\.\d+)?)% packet loss/.exec(res.stdout)?.[1] ?? '100';
     const rtt = /= [\d.]+\/([\d.]+)\//.exec(res.stdout)?.[1];
-    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.status === 0 ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
+    return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.ok ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
   });
+}
+
+function ping(netns: string, ifname: string, to: string, count: number) {
+  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
+  return { ok: res.status === 0, stdout: res.stdout };
+}
+
+/** Pings until the first reply, for at most 3 s: a domain's links may still be joining, and the first packet waits for ARP. */
+function firstReply(netns: string, ifname: string, to: string) {
+  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-w', '3', '-i', '0.2', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
+  return { ok: res.status === 0 };
+}
+
+/** Each client of a bridge service pings every other client of the same service (a bridge, or a domain of bridges). */
+export function bridgeMatrix(state: State): string[][] {
+  const l2 = connections(state).filter((r) => r.bridge !== '');
+  return l2.flatMap((a) => l2.filter((b) => b !== a && b.service === a.service).map((b) => {
+    const to = b.address.split('/')[0];
+    return [a.service, a.pod, a.node, b.pod, b.node, to, firstReply(a.netns, a.ifname, to).ok ? 'ok' : 'FAIL'];
+  }));
 }

@@ -43,3 +43,33 @@ export function inPrefix(cidr: string, ip: string): boolean {
   }
   return true;
 }
+
+/** A dotted IPv4 address as a number from 0 to 2^32-1; undefined when it is not one. */
+export function ipv4Number(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined;
+  return parts.reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+export const ipv4Text = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+/** An IPv4 prefix: its first address, its length and how many addresses it holds. */
+export interface Ipv4Block {
+  base: number;
+  length: number;
+  size: number;
+  /** `a.b.c.d/len` with the host bits cleared. */
+  cidr: string;
+}
+
+/** Reads `a.b.c.d/len` (host bits are cleared); throws an Error saying what is wrong. */
+export function ipv4Block(cidr: string): Ipv4Block {
+  const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
+  if (!m || Number(m[2]) > 32) throw new Error(`${JSON.stringify(cidr)} is not an IPv4 CIDR such as 10.60.0.0/24`);
+  const address = ipv4Number(m[1]);
+  if (address === undefined) throw new Error(`${JSON.stringify(m[1])} is not an IPv4 address`);
+  const length = Number(m[2]);
+  const size = 2 ** (32 - length);
+  const base = Math.floor(address / size) * size;
+  return { base, length, size, cidr: `${ipv4Text(base)}/${length}` };
+}

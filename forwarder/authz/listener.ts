@@ -21,23 +21,25 @@ function probe(path: string): Promise<UnixPeer | undefined> {
 }
 
 /**
- * Who serves each unix socket, asked once per socket file: a socket re-created (another inode),
- * or one whose listener is no longer running (a file system may give a new socket the inode of
- * one just removed), is asked again.
+ * Who serves each unix socket, asked once per socket file: a socket re-created is asked again, and
+ * so is one whose listener is no longer running. A file is told from its successor by inode and
+ * change time together, since a filesystem hands a freed inode number to the next file (an endpoint
+ * pod recreated under its name binds the same path at once).
  */
 export class SocketListeners {
-  readonly #known = new Map<string, { ino: number; peer: UnixPeer }>();
+  readonly #known = new Map<string, { file: string; peer: UnixPeer }>();
 
   async of(path: string): Promise<UnixPeer | undefined> {
-    const s = await stat(path).catch(() => undefined);
+    const s = await stat(path, { bigint: true }).catch(() => undefined);
     if (!s?.isSocket()) {
       this.#known.delete(path);
       return undefined;
     }
+    const file = `${s.ino}:${s.ctimeNs}`;
     const kept = this.#known.get(path);
-    if (kept && kept.ino === s.ino && existsSync(`/proc/${kept.peer.pid}`)) return kept.peer;
+    if (kept && kept.file === file && existsSync(`/proc/${kept.peer.pid}`)) return kept.peer;
     const peer = await probe(path);
-    if (peer?.netns) this.#known.set(path, { ino: s.ino, peer });
+    if (peer?.netns) this.#known.set(path, { file, peer });
     return peer;
   }
 }

@@ -108,8 +108,13 @@ export class Registrations implements RegistrationGuard, EndpointIdentities {
     return caller;
   }
 
+  /**
+   * `existing` is the live registration of `name`, if any: a name whose registration expired is
+   * free, even when this forwarder did not see it go (another forwarder of a shared registry may
+   * have swept it).
+   */
   async #mayHold(ctx: Ctx, caller: Extract<Caller, { kind: 'local' }>, name: string, existing: NetworkServiceEndpoint | undefined, action: string): Promise<void> {
-    const owner = this.#endpoints.get(name)?.netns ?? (existing ? await this.#servedFrom(existing) : undefined);
+    const owner = existing ? this.#endpoints.get(name)?.netns ?? await this.#servedFrom(existing) : undefined;
     if (owner !== undefined && owner !== caller.netns) {
       refuse(ctx, caller, action, `endpoint ${name} is registered by network namespace ${netnsUrlOf(owner)}; only it may refresh or unregister it, and no one else may take the name while it is live`);
     }

@@ -27,9 +27,9 @@ export function createPair(endpointIf: string, clientIf: string, client: Netns):
   return addVeth({ name: endpointIf, peer: clientIf, peerNetns: client.path });
 }
 
-/** Names the end after its connection (alias and group), sizes, raises and addresses it. */
-export function configureEnd(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = ''): KernelOp[] {
-  const named = setLink({ name: ifname, alias: aliasOf(connId, owner), group: NSM_LINK_GROUP, ...(mtu > 0 ? { mtu } : {}), up: true });
+/** Names the end after its connection (alias and group), sizes it, gives it its MAC, raises and addresses it. */
+export function configureEnd(ifname: string, connId: string, mtu: number, ip: IPContext | undefined, side: Side, owner = '', mac?: string): KernelOp[] {
+  const named = setLink({ name: ifname, alias: aliasOf(connId, owner), group: NSM_LINK_GROUP, ...(mtu > 0 ? { mtu } : {}), ...(mac ? { mac } : {}), up: true });
   return [named, ...ipContextOps(ifname, ip, side)];
 }
 

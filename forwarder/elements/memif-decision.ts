@@ -1,5 +1,6 @@
 import { MechanismType } from '../../proto/api.ts';
 import { NsmError } from '../../sdk/errors.ts';
+import { isSameNode } from './same-node.ts';
 
 export interface EndpointSide {
   name: string;
@@ -8,8 +9,6 @@ export interface EndpointSide {
   /** The endpoint registered a memif socket (MEMIF_ENDPOINT_LABEL). */
   memif: boolean;
 }
-
-export const isSameNode = (url: string) => url.startsWith('unix:') || url.startsWith('inode:');
 
 /**
  * The client-side mechanism for a client that offered MEMIF, in the client's order of preference:

@@ -3,6 +3,7 @@ import { metaKey } from '../../sdk/chain/metadata.ts';
 import { ctxKey, type Element } from '../../sdk/chain/types.ts';
 import { NsmError, toNsmError, type CodeName } from '../../sdk/errors.ts';
 import { CANDIDATES, candidatesKey } from './discover.ts';
+import { isSameNode } from './same-node.ts';
 
 /** What roundrobin provides to the elements after it: the endpoint it is trying now. */
 export const ENDPOINT = 'endpoint';
@@ -17,7 +18,21 @@ export function rotate<T>(list: readonly T[], counter: number): T[] {
   return [...list.slice(start), ...list.slice(0, start)];
 }
 
-/** Tries the candidates one after another, starting one further each time, until one answers. */
+/**
+ * The order to try `candidates` in: the endpoints on this node first, then those on other nodes
+ * (a bridge domain's clients join the bridge of their own node, and any service saves a tunnel),
+ * each group rotated by `counter`.
+ */
+export function preferLocal(candidates: readonly NetworkServiceEndpoint[], counter: number): NetworkServiceEndpoint[] {
+  const local = candidates.filter((e) => isSameNode(e.url));
+  const remote = candidates.filter((e) => !isSameNode(e.url));
+  return [...rotate(local, counter), ...rotate(remote, counter)];
+}
+
+/**
+ * Tries the candidates one after another until one answers, those on this node first, starting one
+ * further each time.
+ */
 export function roundRobin(): Element {
   const counters = new Map<string, number>();
   return {
@@ -30,7 +45,7 @@ export function roundRobin(): Element {
       const n = counters.get(conn.networkService) ?? 0;
       counters.set(conn.networkService, n + 1);
       const failures: Array<{ name: string; code: CodeName; message: string }> = [];
-      for (const nse of rotate(candidates, n)) {
+      for (const nse of preferLocal(candidates, n)) {
         try {
           const resp = await next.request(endpointKey.with(ctx, nse), { ...req, connection: { ...conn, networkServiceEndpointName: nse.name } });
           chosenEndpointKey.set(ctx, nse);

@@ -2,8 +2,8 @@ import { Keys, type Connection, type Mechanism } from '../../proto/api.ts';
 import { afterNextOrClose, doNextOrUndo, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
+import { endOps } from '../dataplane/end.ts';
 import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
-import { configureEnd } from '../dataplane/veth.ts';
 import { podMtu, tunnelOffers, TUNNEL_TYPES, whyNot, type TunnelType } from '../tunnels/tunnels.ts';
 import { clientMechanism, NEGOTIATED } from './negotiate.ts';
 import { adoptTunnel, removeTunnel, tunnelId, tunnelKey, withMtu, withTunnelContext, type TunnelDeps, type TunnelState } from './tunnel-state.ts';
@@ -37,7 +37,7 @@ export function tunnelClient(d: TunnelDeps): Element {
       const netns = await d.resolver.resolve(state.netnsUrl);
       const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: mech.parameters[Keys.dstIp], underlayIf: d.tunnels.underlay.ifname };
       try {
-        await programTunnelEnd(d.runner, createTunnel(mech, resp.payload, end), end, configureEnd(end.ifname, resp.id, state.mtu, resp.context?.ipContext, 'client', d.adoption?.owner));
+        await programTunnelEnd(d.runner, createTunnel(mech, resp.payload, end), end, endOps(end.ifname, resp.id, state.mtu, resp.context, 'client', d.adoption?.owner ?? '', kernel));
       } catch (err) {
         if (err instanceof NsmError && err.code === 'ALREADY_EXISTS' && !isVniTaken(err)) {
           throw new NsmError('ALREADY_EXISTS', `interface ${state.ifname} already exists in the client's network namespace: choose another interface name in the NS URL`, { cause: err });

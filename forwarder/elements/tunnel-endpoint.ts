@@ -2,8 +2,10 @@ import { intParam, Keys, MechanismType, type Connection, type Mechanism } from '
 import { afterNextOrClose, doNextOrUndo, undoThenClose } from '../../sdk/chain/rollback.ts';
 import type { Ctx, Element } from '../../sdk/chain/types.ts';
 import { NsmError } from '../../sdk/errors.ts';
+import { removeEnd } from '../dataplane/adoption.ts';
+import { endOps } from '../dataplane/end.ts';
 import { createTunnel, isVniTaken, programTunnelEnd } from '../dataplane/tunnel.ts';
-import { configureEnd, endpointIfname } from '../dataplane/veth.ts';
+import { endpointIfname } from '../dataplane/veth.ts';
 import { podMtu, whyNot, type TunnelType } from '../tunnels/tunnels.ts';
 import type { VniLease } from '../tunnels/vni.ts';
 import { clientMechanism, negotiation, NEGOTIATED } from './negotiate.ts';
@@ -44,9 +46,21 @@ function completion(d: TunnelDeps, offered: Mechanism, mtu: number): Completed {
  * the tunnel MTU, then creates the device straight in the endpoint's namespace. A VNI the kernel
  * says is taken on this node is replaced a few times. Any failure closes the endpoint's side and
  * releases the lease (each lease once: the one held when it failed). A refresh changes nothing in
- * the kernel.
+ * the kernel, unless the endpoint answers from another network namespace (it was recreated): the
+ * device is made again there, same tunnel.
  */
 export function tunnelEndpoint(d: TunnelDeps): Element {
+  /** The end of `state` made again in the namespace the endpoint now answers from. */
+  async function rebuild(ctx: Ctx, state: TunnelState, resp: Connection, url: string): Promise<void> {
+    ctx.log.info({ element: 'tunnel-endpoint', connId: resp.id, was: state.netnsUrl, now: url }, 'the endpoint answers from another network namespace; making its tunnel end anew');
+    const old = await d.resolver.find(state.netnsUrl);
+    if (old) await removeEnd(d.runner, old, state.ifname);
+    const netns = await d.resolver.resolve(url);
+    const end = { ifname: state.ifname, netns, local: d.tunnels.underlay.ip, remote: state.mechanism.parameters[Keys.srcIp], underlayIf: d.tunnels.underlay.ifname };
+    await programTunnelEnd(d.runner, createTunnel(state.mechanism, resp.payload, end), end, endOps(end.ifname, resp.id, state.mtu, resp.context, 'endpoint', d.adoption?.owner ?? '', resp.mechanism));
+    state.netnsUrl = url;
+  }
+
   /** Builds the device; `held` follows any VNI it had to change. */
   async function build(ctx: Ctx, resp: Connection, held: Completed, offered: Mechanism, mtu: number): Promise<TunnelState> {
     const url = resp.mechanism?.parameters[Keys.inodeURL];
@@ -57,7 +71,7 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
     const end = { ifname: endpointIfname(resp.id), netns, local: d.tunnels.underlay.ip, remote: held.mechanism.parameters[Keys.srcIp], underlayIf: d.tunnels.underlay.ifname };
     for (let attempt = 1; ; attempt++) {
       try {
-        await programTunnelEnd(d.runner, createTunnel(held.mechanism, resp.payload, end), end, configureEnd(end.ifname, resp.id, mtu, resp.context?.ipContext, 'endpoint', d.adoption?.owner));
+        await programTunnelEnd(d.runner, createTunnel(held.mechanism, resp.payload, end), end, endOps(end.ifname, resp.id, mtu, resp.context, 'endpoint', d.adoption?.owner ?? '', resp.mechanism));
         return state(held);
       } catch (err) {
         if (!isVniTaken(err) || attempt >= VNI_RETRIES) throw err;
@@ -76,7 +90,12 @@ export function tunnelEndpoint(d: TunnelDeps): Element {
     async request(ctx, req, next) {
       const conn = req.connection!;
       const existing = tunnelKey.get(ctx);
-      if (existing) return withMtu(await next.request(ctx, { ...req, connection: withMtu(conn, existing.mtu) }), existing.mtu);
+      if (existing) {
+        const resp = await next.request(ctx, { ...req, connection: withMtu(conn, existing.mtu) });
+        const url = resp.mechanism?.parameters[Keys.inodeURL];
+        if (url && url !== existing.netnsUrl) await rebuild(ctx, existing, resp, url);
+        return withMtu(resp, existing.mtu);
+      }
       const offered = clientMechanism(ctx);
       const type = offered.type as TunnelType;
       const why = whyNot(d.tunnels, type, conn.payload);

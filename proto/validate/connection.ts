@@ -30,6 +30,10 @@ const PARAMETER_RULES: Record<string, (field: string, value: string) => Problem>
 const TYPED_RULES: Record<string, Record<string, (field: string, value: string) => Problem>> = {
   [MechanismType.MEMIF]: { [Keys.memifId]: (f, v) => intProblem(f, v, 0, U32) },
   [MechanismType.GRE]: { [Keys.greKey]: (f, v) => intProblem(f, v, 0, U32) },
+  [MechanismType.KERNEL]: {
+    [Keys.bridge]: interfaceNameProblem,
+    [Keys.isolated]: (f, v) => (v === 'true' || v === 'false' ? undefined : `${f} ${JSON.stringify(v.slice(0, 80))} is neither true nor false`),
+  },
 };
 
 export function mechanismProblem(field: string, m: Mechanism): Problem {

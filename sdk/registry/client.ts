@@ -1,6 +1,6 @@
 import {
-  NetworkServiceEndpoint, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition,
-  type NetworkServiceEndpointQuery, type NetworkServiceEndpointResponse, type RegistryNetworkService,
+  NetworkServiceEndpoint, NetworkServiceEndpointQuery, NetworkServiceEndpointRegistryDefinition, NetworkServiceRegistryDefinition,
+  type NetworkServiceEndpointResponse, type RegistryNetworkService,
 } from '../../proto/api.ts';
 import { serverStream, unary, type CallOptions, type Channel } from '../grpc/client.ts';
 
@@ -30,5 +30,14 @@ export class RegistryClient {
   /** Find: the matching endpoints, then (with `watch`) every later change, until `signal` aborts. */
   findEndpoints(query: NetworkServiceEndpointQuery, options?: CallOptions): AsyncGenerator<NetworkServiceEndpointResponse> {
     return serverStream(this.channel, NetworkServiceEndpointRegistryDefinition, NetworkServiceEndpointRegistryDefinition.methods.find, query, options);
+  }
+
+  /** Find without watch: the live endpoints that match `query` now (empty fields match anything). */
+  async endpointsNow(query: NetworkServiceEndpoint, options?: CallOptions): Promise<NetworkServiceEndpoint[]> {
+    const found: NetworkServiceEndpoint[] = [];
+    for await (const r of this.findEndpoints(NetworkServiceEndpointQuery.fromPartial({ networkServiceEndpoint: query, watch: false }), options)) {
+      if (!r.deleted && r.networkServiceEndpoint) found.push(r.networkServiceEndpoint);
+    }
+    return found;
   }
 }

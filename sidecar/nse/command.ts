@@ -7,7 +7,7 @@ import { ENDPOINTS_DIR, nseEnv } from './env.ts';
 import { MODES } from './modes.ts';
 
 export default defineCommand({
-  summary: 'network service endpoint sidecar (NSM_MODE: point-to-point IPAM, external device, ...)',
+  summary: 'network service endpoint sidecar (NSM_MODE: point-to-point IPAM, L2 bridge, external device)',
   env: nseEnv,
   async run(config) {
     if (config.NSM_SERVICE_NAMES.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_SERVICE_NAMES: name at least one network service this endpoint provides');

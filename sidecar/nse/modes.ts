@@ -3,6 +3,7 @@ import type { Element } from '../../sdk/chain/types.ts';
 import type { ConfigOf } from '../../sdk/config/types.ts';
 import type { nseEnv } from './env.ts';
 import type { EndpointOptions } from './options.ts';
+import { bridgeMode } from './bridge/mode.ts';
 import { externalMode } from './external/mode.ts';
 import { p2pMode } from './p2p/mode.ts';
 
@@ -31,6 +32,6 @@ export interface EndpointMode {
   start(o: EndpointOptions, config: NseConfig): Promise<ModeRuntime>;
 }
 
-export const MODES = { p2p: p2pMode, external: externalMode } as const satisfies Record<string, EndpointMode>;
+export const MODES = { p2p: p2pMode, bridge: bridgeMode, external: externalMode } as const satisfies Record<string, EndpointMode>;
 export type ModeName = keyof typeof MODES;
 export const MODE_NAMES = Object.keys(MODES) as ModeName[];

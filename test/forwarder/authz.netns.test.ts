@@ -8,14 +8,9 @@ import { Connection, kernelMechanism, memifMechanism, NetworkServiceEndpoint, Ne
 import { MEMIF_ENDPOINT_LABEL } from '../../proto/memif.ts';
 import type { ForeignCall, ForeignPlan } from '../fixtures/foreign-caller.ts';
 import { fromNamespace } from '../fixtures/foreign.ts';
-import { addNetns, ip, link, ping, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
+import { addNetns, inodeUrlOf, ip, link, ping, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
-
-const inodeOf = (netns: string) => {
-  const s = statSync(`/run/netns/${netns}`);
-  return `inode://${s.dev}/${s.ino}`;
-};
 
 t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => {
   const p = uniquePrefix('az');
@@ -60,7 +55,7 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
   });
 
   await t.test('a Request naming the victim\'s namespace is refused and creates nothing', async (t) => {
-    const [answer] = await fromNamespace(t, evil, { forwarder, calls: [{ kind: 'request', request: request('evil-0', inodeOf(victim)) }] });
+    const [answer] = await fromNamespace(t, evil, { forwarder, calls: [{ kind: 'request', request: request('evil-0', inodeUrlOf(victim)) }] });
     t.equal(answer.code, 'PERMISSION_DENIED', answer.message);
     t.match(answer.message, /a pod may ask for interfaces only in its own network namespace/);
     t.equal(link(victim, 'evil0'), undefined, 'no evil0 in the victim');
@@ -73,8 +68,8 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
       forwarder,
       calls: [
         { kind: 'close', connection: victimConn },
-        { kind: 'request', request: NetworkServiceRequest.toJSON({ connection: conn, mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeOf(victim) })] }) },
-        { kind: 'request', request: NetworkServiceRequest.toJSON({ connection: { ...conn, mechanism: undefined }, mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeOf(evil) })] }) },
+        { kind: 'request', request: NetworkServiceRequest.toJSON({ connection: conn, mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeUrlOf(victim) })] }) },
+        { kind: 'request', request: NetworkServiceRequest.toJSON({ connection: { ...conn, mechanism: undefined }, mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: inodeUrlOf(evil) })] }) },
         { kind: 'close', connection: Connection.toJSON(Connection.fromPartial({ id: 'victim-0', networkService: 'k2k' })) },
       ],
     });
@@ -105,7 +100,7 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
     const nse = (name: string, url: string) => NetworkServiceEndpoint.toJSON(NetworkServiceEndpoint.fromPartial({ name, networkServiceNames: ['k2k'], url }));
     const answers = await fromNamespace(t, evil, {
       forwarder,
-      serve: { socket: evilSocket, answer: kernelMechanism({ inodeURL: inodeOf(evil) }) },
+      serve: { socket: evilSocket, answer: kernelMechanism({ inodeURL: inodeUrlOf(evil) }) },
       calls: [
         { kind: 'registerEndpoint', nse: nse('icmp', `unix://${evilSocket}`) },
         { kind: 'registerEndpoint', nse: nse('icmp', `unix://${epSocket}`) },
@@ -148,7 +143,7 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
         { kind: 'unregisterEndpoint', nse: NetworkServiceEndpoint.toJSON(NetworkServiceEndpoint.fromPartial({ name: 'evil-ep' })) },
       ],
     });
-    const kernel = await fromNamespace(t, evil, plan(kernelMechanism({ inodeURL: inodeOf(victim) }), kernelMechanism({ name: 'evil0', inodeURL: inodeOf(evil) })));
+    const kernel = await fromNamespace(t, evil, plan(kernelMechanism({ inodeURL: inodeUrlOf(victim) }), kernelMechanism({ name: 'evil0', inodeURL: inodeUrlOf(evil) })));
     t.same(kernel.slice(0, 2).map((a) => a.code), ['OK', 'OK'], 'a pod may register its own endpoint with its own socket');
     t.equal(kernel[2].code, 'PERMISSION_DENIED', kernel[2].message);
     t.match(kernel[2].message, /endpoint evil-ep: it answered with network namespace inode:\/\/\d+\/\d+, but it runs in/);
@@ -166,7 +161,7 @@ t.test('a pod can act only on itself', { skip, timeout: 180_000 }, async (t) => 
 
   await t.test('property: no call from a foreign caller changes kernel or registry state', async (t) => {
     const start = state();
-    const namespacesOf = [victim, ep, node, other].map(inodeOf).concat(['inode://4/1', 'inode://0/0']);
+    const namespacesOf = [victim, ep, node, other].map(inodeUrlOf).concat(['inode://4/1', 'inode://0/0']);
     const victimSegments = Connection.fromJSON(victimConn).path!.pathSegments;
     const hostile = fc.constantFrom('evil0', 'k1 netns x #', 'a%d', 'q"uote', 'tab\tx', 'nsm-1', '..', 'x'.repeat(16), 'ok-name');
     const id = fc.oneof(fc.constantFrom('victim-0', victimSegments[1]?.id ?? 'x', 'evil-0'), fc.string({ maxLength: 12 }), fc.uuid());

@@ -5,14 +5,9 @@ import t, { type Test } from 'tap';
 import { Connection, kernelMechanism, Mechanism, NetworkServiceEndpoint, NetworkServiceRequest, RegistryNetworkService } from '../../proto/api.ts';
 import { fromNamespace } from '../fixtures/foreign.ts';
 import type { ForeignCall } from '../fixtures/foreign-caller.ts';
-import { addNetns, ip, links, ping, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
+import { addNetns, inodeUrlOf, ip, links, ping, runNsm, spawnNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
-
-const inodeOf = (netns: string) => {
-  const s = statSync(`/run/netns/${netns}`);
-  return `inode://${s.dev}/${s.ino}`;
-};
 
 t.test('hostile input at the forwarder\'s edge', { skip, timeout: 240_000 }, async (t) => {
   const p = uniquePrefix('hi');
@@ -26,7 +21,7 @@ t.test('hostile input at the forwarder\'s edge', { skip, timeout: 240_000 }, asy
   spawnNsm(t, ep, ['nse'], { NSM_NAME: 'hi-ep', NSM_SERVICE_NAMES: 'hi', NSM_CIDR_PREFIX: '10.236.0.0/20', NSM_CONNECT_TO: forwarder, NSM_LISTEN_ON: `unix://${join(dir, 'ep.sock')}` });
   await waitFor('the endpoint registration', () => { try { return statSync(join(registry, 'networkserviceendpoints/hi-ep.json')).isFile(); } catch { return false; } });
 
-  const own = inodeOf(fuzzer);
+  const own = inodeUrlOf(fuzzer);
   const req = (id: string, ifname: string, path = [{ name: 'fz', id }], index = 0) => NetworkServiceRequest.toJSON({
     connection: Connection.fromPartial({ id, networkService: 'hi', path: { index, pathSegments: path } }),
     mechanismPreferences: [kernelMechanism({ name: ifname, inodeURL: own })],

@@ -1,21 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { scrape, value } from '../fixtures/metrics.ts';
 import { addNetns, ip, runNsm, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
-
-/** GET /metrics from inside `netns`, where the component listens on its loopback. */
-function scrape(netns: string, port: number): string {
-  return execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((b) => process.stdout.write(b))`], { encoding: 'utf8', timeout: 10_000 });
-}
-
-/** The value of one series (`name{labels}`), or undefined when it is not exported. */
-function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 t.test('the forwarder and the endpoint serve metrics that follow what happened', { skip, timeout: 90_000 }, async (t) => {
   const p = uniquePrefix('mx');
@@ -43,7 +32,8 @@ t.test('the forwarder and the endpoint serve metrics that follow what happened',
   t.equal(value(nse, 'nsm_nse_address_pool_size'), 6, 'a /29 hands out six');
 
   const run = spawnNsm(t, c1, ['nsc', 'run'], env);
-  await new Promise((r) => setTimeout(r, 1000));
+  // Until nsc run has refreshed (and so runs with its signal handlers), however busy the machine.
+  await waitFor('nsc run to refresh', () => (value(scrape(node, 9191), 'nsm_forwarder_calls_total{call="refresh",code="OK"}') ?? 0) >= 1, 15_000);
   t.equal(await stopNsm(run), 0, 'nsc run closes on SIGTERM');
   const after = scrape(node, 9191);
   t.notOk(value(after, 'nsm_forwarder_connections{mechanism="KERNEL",payload="ETHERNET"}'), 'no connection left');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Connection } from '../../proto/api.ts';
-import { greMechanism, intParam, isMechanism, kernelMechanism, Keys, memifMechanism, vxlanMechanism } from '../../proto/mechanisms.ts';
+import { bridgePortOf, greMechanism, intParam, isMechanism, kernelMechanism, Keys, memifMechanism, vxlanMechanism } from '../../proto/mechanisms.ts';
 import { currentSegment, earliestExpiry, nextSegment, previousSegment } from '../../proto/path.ts';
 
 t.test('mechanism constructors use upstream types, classes and keys', async (t) => {
@@ -38,4 +38,14 @@ t.test('path helpers follow the index', async (t) => {
   t.equal(currentSegment(empty), undefined);
   t.equal(previousSegment(empty), undefined);
   t.equal(earliestExpiry(empty), undefined);
+});
+
+t.test('a KERNEL mechanism can name the bridge its end joins, and whether the port is isolated', async (t) => {
+  t.same(kernelMechanism({ inodeURL: 'inode://4/9', bridge: 'nsm-br', isolated: true }).parameters, { inodeURL: 'inode://4/9', bridge: 'nsm-br', isolated: 'true' });
+  t.same(kernelMechanism({ bridge: 'nsm-br', isolated: false }).parameters, { bridge: 'nsm-br' });
+  t.same(bridgePortOf(kernelMechanism({ bridge: 'nsm-br', isolated: true })), { bridge: 'nsm-br', isolated: true });
+  t.same(bridgePortOf(kernelMechanism({ bridge: 'nsm-br' })), { bridge: 'nsm-br', isolated: false });
+  t.equal(bridgePortOf(kernelMechanism({ name: 'nsm-1' })), undefined, 'an end of its own');
+  t.equal(bridgePortOf({ ...memifMechanism(), parameters: { bridge: 'x' } }), undefined, 'only KERNEL ends join bridges');
+  t.equal(bridgePortOf(undefined), undefined);
 });

@@ -3,7 +3,7 @@ import { EXTERNAL_DEVICE_LABEL } from '../../../proto/external.ts';
 import { ConfigError } from '../../../sdk/config/types.ts';
 import type { EndpointMode } from '../modes.ts';
 import { assignAddresses } from '../p2p/assign-addresses.ts';
-import { poolMetrics } from '../p2p/mode.ts';
+import { poolMetrics } from '../pool-metrics.ts';
 import { PointToPointPool } from '../p2p/point-to-point-pool.ts';
 import { deviceHook } from './device-hook.ts';
 import { Hook } from './hook.ts';

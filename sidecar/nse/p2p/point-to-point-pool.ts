@@ -1,15 +1,14 @@
 import type { IPContext } from '../../../proto/api.ts';
 import { NsmError } from '../../../sdk/errors.ts';
+import { ipv4Block, ipv4Number, ipv4Text as toIp } from '../../../sdk/ip.ts';
 
 function toInt(ip: string): number {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
-  return parts.reduce((n, o) => n * 256 + Number(o), 0);
+  const n = ipv4Number(ip);
+  if (n === undefined) throw new Error(`${JSON.stringify(ip)} is not an IPv4 address`);
+  return n;
 }
 
 const pairKey = (p: Pair) => `${p.src}-${p.dst}`;
-
-const toIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 export interface Pair {
   /** Client address (IPContext src). */
@@ -36,12 +35,8 @@ export class PointToPointPool {
   readonly #adopted = new Map<string, Pair>();
 
   constructor(cidr: string) {
-    const m = /^([\d.]+)\/(\d{1,2})$/.exec(cidr.trim());
-    if (!m || Number(m[2]) > 32) throw new Error(`${JSON.stringify(cidr)} is not an IPv4 CIDR such as 169.254.0.0/16`);
-    const len = Number(m[2]);
-    const size = 2 ** (32 - len);
-    const base = Math.floor(toInt(m[1]) / size) * size;
-    this.cidr = `${toIp(base)}/${len}`;
+    const { base, length: len, size, cidr: normalised } = ipv4Block(cidr);
+    this.cidr = normalised;
     this.#pairLen = len === 31 ? 31 : 32;
     // Below /30 the network and broadcast addresses are not handed out.
     const edge = len <= 30 ? 1 : 0;

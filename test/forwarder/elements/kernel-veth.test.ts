@@ -1,41 +1,47 @@
 import t from 'tap';
-import { Connection, kernelMechanism, type NetworkServiceRequest } from '../../../proto/api.ts';
+import { Connection, kernelMechanism, type ConnectionContext, type DeepPartial, type Mechanism, type NetworkServiceRequest } from '../../../proto/api.ts';
 import { chain, metadata, newCtx, type Element } from '../../../sdk/chain/index.ts';
 import { isNsmError } from '../../../sdk/errors.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { kernelVeth } from '../../../forwarder/elements/kernel-veth.ts';
 import { negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
-import { addAddress, deleteGroup, replaceRoute, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { addAddress, addVeth, deleteGroup, replaceRoute, setBridgePort, setLink } from '../../../forwarder/dataplane/ops.ts';
 import { createPair, endpointIfname } from '../../../forwarder/dataplane/veth.ts';
 import { FakeNetns, RecordingRunner } from '../../fixtures/kernel.ts';
 
-/** An endpoint that answers with its namespace (inode 200) and a point-to-point IP context, and counts Closes. */
-function fakeEndpoint() {
+interface Answer {
+  mechanism: Mechanism;
+  context: DeepPartial<ConnectionContext>;
+}
+
+const p2pAnswer = (): Answer => ({
+  mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }),
+  context: { ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'], srcRoutes: [{ prefix: '10.0.0.1/32' }], dstRoutes: [{ prefix: '10.0.0.2/32' }] }, MTU: 1400 },
+});
+
+/** An endpoint that answers with its namespace (inode 200) and a point-to-point IP context (or what `answer` says), and counts Closes. */
+function fakeEndpoint(answer: () => Answer = p2pAnswer) {
   const calls = { requests: 0, closes: 0 };
   const element: Element = {
     name: 'endpoint',
     request: async (_ctx, req) => {
       calls.requests++;
-      return Connection.fromPartial({
-        ...req.connection,
-        mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }),
-        context: { ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'], srcRoutes: [{ prefix: '10.0.0.1/32' }], dstRoutes: [{ prefix: '10.0.0.2/32' }] }, MTU: 1400 },
-      });
+      return Connection.fromPartial({ ...req.connection, ...answer() });
     },
     close: async () => { calls.closes++; },
   };
   return { element, calls };
 }
 
-function setup() {
+function setup(answer?: () => Answer, offer = kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })) {
   const runner = new RecordingRunner();
   const netns = new FakeNetns();
-  const endpoint = fakeEndpoint();
+  const endpoint = fakeEndpoint(answer);
   const server = chain([metadata(), negotiateMechanism(), kernelVeth(runner, netns), endpoint.element], { trace: false });
   const ctx = newCtx(silentLogger());
   const req = (conn?: Connection): NetworkServiceRequest => ({
     connection: conn ?? Connection.fromPartial({ id: 'conn-1', networkService: 'svc' }),
-    mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
+    mechanismPreferences: [offer],
   });
   return { runner, netns, endpoint, server, ctx, req };
 }
@@ -125,4 +131,65 @@ t.test('a hostile interface name or connection id is INVALID_ARGUMENT naming the
     t.same(runner.steps, [], 'nothing ran');
     t.equal(endpoint.calls.closes, 1, 'the endpoint side is closed');
   }
+});
+
+/** A bridge endpoint's answer: its namespace and bridge, the client's address on the shared subnet and its MAC. */
+const bridgeAnswer = (inode = 200, mtu = 0, isolated = false) => (): Answer => ({
+  mechanism: kernelMechanism({ inodeURL: `inode://4/${inode}`, bridge: 'nsm-br', isolated }),
+  context: { ipContext: { srcIpAddrs: ['10.60.0.2/24'], dstIpAddrs: ['10.60.0.1/24'] }, ethernetContext: { srcMac: '02:6e:0a:3c:00:02', dstMac: '02:6e:0a:3c:00:01' }, MTU: mtu },
+});
+
+t.test('an endpoint that names its bridge gets its end enslaved and raised after; the client end takes the MAC of its context', async (t) => {
+  const { runner, server, ctx, req } = setup(bridgeAnswer());
+  await server.request(ctx, req());
+  const ep = endpointIfname('conn-1');
+  t.same(runner.opsIn('ns200'), [
+    createPair(ep, 'nsm-1', { path: '/proc/100/ns/net', key: 'ns100' }),
+    setLink({ name: ep, alias: 'nsm:conn-1', group: 7780 }),
+    setLink({ name: ep, master: 'nsm-br' }),
+    setLink({ name: ep, up: true }),
+  ], 'the endpoint end is a port of nsm-br: no address, no MAC (those are the bridge\'s), not isolated');
+  t.same(runner.opsIn('ns100'), [
+    setLink({ name: 'nsm-1', alias: 'nsm:conn-1', group: 7780, mac: '02:6e:0a:3c:00:02', up: true }),
+    addAddress({ name: 'nsm-1', address: '10.60.0.2/24' }),
+  ], 'the client end: its MAC and its address with the subnet\'s length; the bridge\'s address is on that subnet, so no route');
+});
+
+t.test('a link between two bridges: both ends isolated ports, the flag set while the port is down', async (t) => {
+  const { runner, server, ctx, req } = setup(bridgeAnswer(200, 0, true), kernelMechanism({ name: 'nsmpabc', inodeURL: 'inode://4/100', bridge: 'nsm-br', isolated: true }));
+  await server.request(ctx, req());
+  const ep = endpointIfname('conn-1');
+  t.same(runner.opsIn('ns200').slice(1), [
+    setLink({ name: ep, alias: 'nsm:conn-1', group: 7780 }), setLink({ name: ep, master: 'nsm-br' }), setBridgePort({ name: ep, isolated: true }), setLink({ name: ep, up: true }),
+  ]);
+  t.same(runner.opsIn('ns100'), [
+    setLink({ name: 'nsmpabc', alias: 'nsm:conn-1', group: 7780 }), setLink({ name: 'nsmpabc', master: 'nsm-br' }), setBridgePort({ name: 'nsmpabc', isolated: true }), setLink({ name: 'nsmpabc', up: true }),
+  ], 'the client end joins the bridge of the client\'s own namespace');
+});
+
+t.test('a refresh with a smaller MTU from the endpoint sets it on both ends; the same MTU changes nothing', async (t) => {
+  let mtu = 0;
+  const { runner, server, ctx, req } = setup(() => bridgeAnswer(200, mtu)());
+  const conn = await server.request(ctx, req());
+  runner.steps.length = 0;
+  await server.request(ctx, req(conn));
+  t.same(runner.steps, [], 'unchanged: nothing in the kernel');
+  mtu = 1450;
+  await server.request(ctx, req(conn));
+  t.same(runner.steps.map((s) => [s.netns, s.ops]), [['ns200', [setLink({ name: endpointIfname('conn-1'), mtu: 1450 })]], ['ns100', [setLink({ name: 'nsm-1', mtu: 1450 })]]]);
+  runner.steps.length = 0;
+  await server.request(ctx, req(conn));
+  t.same(runner.steps, [], 'taken once');
+});
+
+t.test('a refresh the endpoint answers from another namespace (it was recreated) makes the pair anew there', async (t) => {
+  let inode = 200;
+  const { runner, server, ctx, req, endpoint } = setup(() => bridgeAnswer(inode)());
+  const conn = await server.request(ctx, req());
+  runner.steps.length = 0;
+  inode = 201;
+  await server.request(ctx, req(conn));
+  t.same(runner.steps[0], { netns: 'ns100', ops: [setLink({ name: 'nsm-1', group: 7781 })], finally: [deleteGroup(7781)] }, 'the old pair goes first');
+  t.same(runner.opsIn('ns201')[0], addVeth({ name: endpointIfname('conn-1'), peer: 'nsm-1', peerNetns: '/proc/100/ns/net' }), 'the new one is made in the new namespace');
+  t.equal(endpoint.calls.closes, 0, 'the connection stays');
 });

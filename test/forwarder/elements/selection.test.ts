@@ -5,7 +5,7 @@ import { NsmError, isNsmError } from '../../../sdk/errors.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import type { ObjectStore, RegistryBackend } from '../../../sdk/registry/types.ts';
 import { discover } from '../../../forwarder/elements/discover.ts';
-import { endpointKey, rotate, roundRobin } from '../../../forwarder/elements/roundrobin.ts';
+import { endpointKey, preferLocal, rotate, roundRobin } from '../../../forwarder/elements/roundrobin.ts';
 
 function store<T extends { name: string }>(items: T[]): ObjectStore<T> {
   const m = new Map(items.map((i) => [i.name, i]));
@@ -96,4 +96,16 @@ t.test('a refresh goes to the endpoint already chosen', async (t) => {
 t.test('rotate', async (t) => {
   t.same(rotate([1, 2, 3], 4), [2, 3, 1]);
   t.same(rotate([], 1), []);
+});
+
+t.test('endpoints on this node come first, each group in round robin; another node only when none here answers', async (t) => {
+  const remote = (name: string) => ({ ...nse(name), url: 'tcp://192.168.0.9:5001' });
+  const { server, req, ctx } = setup([remote('far-1'), nse('near-1'), remote('far-2'), nse('near-2')]);
+  const names: string[] = [];
+  for (let i = 0; i < 4; i++) names.push((await server.request(ctx, req())).networkServiceEndpointName);
+  t.same(names, ['near-1', 'near-2', 'near-1', 'near-2'], 'the local ones, in turn');
+  const down = setup([remote('far-1'), nse('near-1'), remote('far-2')], ['near-1']);
+  t.equal((await down.server.request(down.ctx, down.req())).networkServiceEndpointName, 'far-1', 'the local one failed: another node\'s');
+  t.same(down.reached, ['near-1', 'far-1']);
+  t.same(preferLocal([remote('a'), nse('b'), remote('c'), nse('d')], 1).map((e) => e.name), ['d', 'b', 'c', 'a'], 'each group rotated by the counter');
 });

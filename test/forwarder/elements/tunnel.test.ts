@@ -1,10 +1,10 @@
 import t from 'tap';
-import { Cls, Connection, kernelMechanism, MechanismType, type NetworkServiceRequest } from '../../../proto/api.ts';
+import { Cls, Connection, kernelMechanism, MechanismType, type Mechanism, type NetworkServiceRequest } from '../../../proto/api.ts';
 import { chain, metadata, newCtx, type Element } from '../../../sdk/chain/index.ts';
 import { silentLogger } from '../../../sdk/log.ts';
 import { KernelError } from '../../../forwarder/dataplane/kernel-error.ts';
 import type { KernelOp } from '../../../forwarder/dataplane/kernel-op.ts';
-import { deleteGroup, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { deleteGroup, setBridgePort, setLink } from '../../../forwarder/dataplane/ops.ts';
 import { ipBatchLine } from '../../../forwarder/dataplane/ip/format.ts';
 import type { Netns, RunOptions } from '../../../forwarder/dataplane/runner.ts';
 import { FORWARDER_SUPPORTS, negotiateMechanism } from '../../../forwarder/elements/negotiate.ts';
@@ -40,7 +40,7 @@ const node = (ip: string, order = ['VXLAN', 'GRE'], gre = true): Tunnels => ({
   linkTypes: { vxlan: { available: true }, gre: gre ? { available: true } : { available: false, reason: 'Error: Unknown device type.' }, gretap: gre ? { available: true } : { available: false, reason: 'Error: Unknown device type.' } },
 });
 
-function fakeEndpoint() {
+function fakeEndpoint(answer: () => Mechanism = () => kernelMechanism({ inodeURL: 'inode://4/200' })) {
   const calls = { requests: 0, closes: 0, mtu: 0 };
   const element: Element = {
     name: 'endpoint',
@@ -49,7 +49,7 @@ function fakeEndpoint() {
       calls.mtu = req.connection?.context?.MTU ?? 0;
       return Connection.fromPartial({
         ...req.connection,
-        mechanism: kernelMechanism({ inodeURL: 'inode://4/200' }),
+        mechanism: answer(),
         context: { ...req.connection?.context, ipContext: { srcIpAddrs: ['10.0.0.2/32'], dstIpAddrs: ['10.0.0.1/32'] } },
       });
     },
@@ -58,20 +58,20 @@ function fakeEndpoint() {
   return { element, calls };
 }
 
-function setup(a: Tunnels = node('192.168.0.1'), b: Tunnels = node('192.168.0.2')) {
+function setup(a: Tunnels = node('192.168.0.1'), b: Tunnels = node('192.168.0.2'), answer?: () => Mechanism, offer = kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })) {
   const netns = new FakeNetns();
   const runnerA = new FlakyRunner();
   const runnerB = new FlakyRunner();
   const vnisA = new VniAllocator();
   const vnisB = new VniAllocator();
-  const endpoint = fakeEndpoint();
+  const endpoint = fakeEndpoint(answer);
   const sideB = chain([metadata(), negotiateMechanism([...FORWARDER_SUPPORTS, ...supportedTunnels(b)]), tunnelEndpoint({ runner: runnerB, resolver: netns, tunnels: b, vnis: vnisB }), endpoint.element], { trace: false });
   const toB: Element = { name: 'peer', request: (ctx, req) => sideB.request(ctx, req), close: (ctx, conn) => sideB.close(ctx, conn) };
   const sideA = chain([metadata(), negotiateMechanism(), tunnelClient({ runner: runnerA, resolver: netns, tunnels: a, vnis: vnisA }), toB], { trace: false });
   const ctx = newCtx(silentLogger());
   const req = (payload = 'ETHERNET', conn?: Connection): NetworkServiceRequest => ({
     connection: conn ?? Connection.fromPartial({ id: 'conn-1', networkService: 'svc', payload }),
-    mechanismPreferences: [kernelMechanism({ name: 'nsm-1', inodeURL: 'inode://4/100' })],
+    mechanismPreferences: [offer],
   });
   return { runnerA, runnerB, vnisA, vnisB, endpoint, sideA, ctx, req };
 }
@@ -200,4 +200,31 @@ t.test('a restarted forwarder adopts its tunnel ends and keeps their VNIs taken 
   t.notOk(vnisA.reserve(vni), 'the adopted VNI is taken on the client node');
   t.same([...runnerB.opsIn('node'), ...runnerB.opsIn('ns200')], [], 'the endpoint end is adopted, not created again');
   t.notOk(vnisB.reserve(vni), 'and the VNI is taken on the endpoint node');
+});
+
+t.test('a link between bridges on two nodes: each tunnel end an isolated port of its bridge, flagged before it is raised', async (t) => {
+  const answer = () => kernelMechanism({ inodeURL: 'inode://4/200', bridge: 'nsm-br', isolated: true });
+  const offer = kernelMechanism({ name: 'nsmpabc', inodeURL: 'inode://4/100', bridge: 'nsm-br', isolated: true });
+  const { runnerA, runnerB, sideA, ctx, req } = setup(undefined, undefined, answer, offer);
+  await sideA.request(ctx, req());
+  t.same(runnerA.opsIn('ns100'), [
+    setLink({ name: 'nsmpabc', alias: 'nsm:conn-1', group: 7780, mtu: 1450 }), setLink({ name: 'nsmpabc', master: 'nsm-br' }),
+    setBridgePort({ name: 'nsmpabc', isolated: true }), setLink({ name: 'nsmpabc', up: true }),
+  ], 'no address on a port: it carries the bridges\' frames');
+  const [vx] = runnerB.opsIn('node');
+  t.match(runnerB.opsIn('ns200'), [{ op: 'set-link', name: (vx as { name: string }).name, mtu: 1450 }, { op: 'set-link', master: 'nsm-br' }, { op: 'set-bridge-port', isolated: true }, { op: 'set-link', up: true }]);
+});
+
+t.test('a refresh the endpoint answers from another namespace (it was recreated) makes its tunnel end there, same VNI', async (t) => {
+  let inode = 200;
+  const { runnerB, sideA, ctx, req, endpoint } = setup(undefined, undefined, () => kernelMechanism({ inodeURL: `inode://4/${inode}` }));
+  const conn = await sideA.request(ctx, req());
+  const [first] = runnerB.opsIn('node') as Array<{ vni: number; name: string }>;
+  runnerB.steps.length = 0;
+  inode = 201;
+  await sideA.request(ctx, req('ETHERNET', conn));
+  t.match(runnerB.steps[0], { netns: 'ns200', ops: [setLink({ name: first.name, group: 7781 })] }, 'the old end goes');
+  t.match(runnerB.opsIn('node'), [{ op: 'add-vxlan', name: first.name, netns: '/proc/201/ns/net', vni: first.vni }], 'made again in the new namespace with the same VNI');
+  t.match(runnerB.opsIn('ns201'), [{ op: 'set-link', alias: 'nsm:conn-1', up: true }]);
+  t.equal(endpoint.calls.closes, 0);
 });
