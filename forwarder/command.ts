@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { address, bool, duration, int, list, logLevel, str } from '../sdk/config/index.ts';
+import { address, bool, duration, int, list, logLevel, metricsAddress, str } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
@@ -34,7 +34,7 @@ export default defineCommand({
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
-    NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+    NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics'),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {

@@ -1,4 +1,4 @@
-import { address, bool, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
+import { address, bool, duration, labels, list, logLevel, metricsAddress, oneOf, str } from '../../sdk/config/index.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
 import { externalEnv } from './external/settings.ts';
 import { MODE_NAMES } from './modes.ts';
@@ -24,7 +24,7 @@ export const nseEnv = {
   NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
   NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
   NSM_MEMIF_SOCKET: str('', 'p2p: filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
-  NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+  NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics'),
   ...externalEnv,
   NSM_LOG_LEVEL: logLevel(),
 };

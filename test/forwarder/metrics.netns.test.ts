@@ -1,21 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { scrape, value } from '../fixtures/metrics.ts';
 import { addNetns, ip, runNsm, spawnNsm, stopNsm, tempDir, uniquePrefix, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 
 const skip = whyNoKernelTests();
-
-/** GET /metrics from inside `netns`, where the component listens on its loopback. */
-function scrape(netns: string, port: number): string {
-  return execFileSync('ip', ['netns', 'exec', netns, process.execPath, '-e', `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((b) => process.stdout.write(b))`], { encoding: 'utf8', timeout: 10_000 });
-}
-
-/** The value of one series (`name{labels}`), or undefined when it is not exported. */
-function value(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 t.test('the forwarder and the endpoint serve metrics that follow what happened', { skip, timeout: 90_000 }, async (t) => {
   const p = uniquePrefix('mx');
