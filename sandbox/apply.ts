@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
+import { grpcTarget, parseAddress } from '../sdk/grpc/address.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
 import { parseDocuments } from '../webhook/workload-documents.ts';
@@ -179,8 +180,10 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
+    const env = containerEnv(pod, c, node);
+    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...env }));
     save();
+    if (env.NSM_METRICS_LISTEN_ON) say(`pod/${name} ${c.name}: metrics: ip netns exec ${netns} curl http://${grpcTarget(parseAddress(env.NSM_METRICS_LISTEN_ON))}/metrics`);
   }
   return node;
 }
