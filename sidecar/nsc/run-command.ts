@@ -7,7 +7,6 @@ import { nscEnv } from './env.ts';
 import { watchForwarder } from './forwarder-monitor.ts';
 import { keepAlive } from './keep-alive.ts';
 import { KeptConnection } from './kept-connection.ts';
-import { NscMetrics } from './metrics.ts';
 import { clientSetup } from './setup.ts';
 
 export default defineCommand({
@@ -20,7 +19,8 @@ export default defineCommand({
     const { urls, name, log, dial: d } = clientSetup(config, 'keep', 'nsc');
     const stop = new AbortController();
     let kept: KeptConnection[] = [];
-    const metrics = config.NSM_METRICS_LISTEN_ON ? new NscMetrics(() => kept) : undefined;
+    // prom-client is loaded only when metrics are asked for: every pod runs this sidecar.
+    const metrics = config.NSM_METRICS_LISTEN_ON ? new (await import('./metrics.ts')).NscMetrics(() => kept) : undefined;
     kept = await Promise.all(urls.map(async (url, index) => {
       const saved = await readConnection(config.NSM_CONNECTIONS_DIR, url.ifname);
       return new KeptConnection(url, index, saved?.id === connectionId(name, index) ? saved : undefined, metrics?.eventsOf(url.service));
