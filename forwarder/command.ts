@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { address, bool, duration, int, list, logLevel, str } from '../sdk/config/index.ts';
+import { address, bool, duration, int, list, logLevel, metricsAddress, str } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
@@ -35,7 +35,7 @@ export default defineCommand({
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
-    NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+    NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics'),
     NSM_DEVICE_POOLS: str('', 'YAML file of host device pools handed out through the kubelet\'s device-plugin API; empty = no pools'),
     NSM_DEVICE_PLUGIN_PATH: str('/var/lib/kubelet/device-plugins/', 'the kubelet\'s device plugin directory (kubelet.sock), where each pool serves its socket'),
     NSM_POD_RESOURCES_PATH: str('/var/lib/kubelet/pod-resources/', 'directory of the kubelet\'s PodResources socket, asked which pool tokens pods hold'),

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
+import { grpcTarget, parseAddress } from '../sdk/grpc/address.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
 import { parseDocuments } from '../webhook/workload-documents.ts';
@@ -192,6 +193,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
     state.procs.push(proc);
     started.push(proc);
     save();
+    if (env.NSM_METRICS_LISTEN_ON) say(`pod/${name} ${c.name}: metrics: ip netns exec ${netns} curl http://${grpcTarget(parseAddress(env.NSM_METRICS_LISTEN_ON))}/metrics`);
     if (args[0] === 'nse') await awaitRegistration(env.NSM_NAME || name, proc);
   }
   return node;

@@ -36,14 +36,14 @@ export async function watchForwarder(d: Dialer, clientName: string, kept: readon
         seen.add(k);
         if (e.type === ConnectionEventType.DELETE) {
           log.info({ connId: k.conn?.id, service: k.url.service, endpoint: c.networkServiceEndpointName }, 'the forwarder closed the connection (its endpoint is gone); requesting the service again');
-          k.heal('reselect');
+          k.heal('reselect', 'endpoint-closed');
         } else if (c.state === State.DOWN) {
           log.info({ connId: k.conn?.id, service: k.url.service, endpoint: c.networkServiceEndpointName }, 'the forwarder reports the connection down; requesting it again');
-          k.heal('refresh');
+          k.heal('refresh', 'path-down');
         }
       }
       if (first && e.type === ConnectionEventType.INITIAL_STATE_TRANSFER) {
-        for (const k of kept) if (k.conn && !seen.has(k)) k.heal('refresh');
+        for (const k of kept) if (k.conn && !seen.has(k)) k.heal('refresh', 'not-adopted');
       }
       first = false;
     }
@@ -54,7 +54,7 @@ export async function watchForwarder(d: Dialer, clientName: string, kept: readon
       if (!streaming) return;
       streaming = false;
       log.info({ err: toNsmError(f.error).message }, 'lost the forwarder\'s monitor stream; refreshing the connections');
-      for (const k of kept) if (k.conn) k.heal('refresh');
+      for (const k of kept) if (k.conn) k.heal('refresh', 'monitor-lost');
     },
   }).catch(() => {}); // every failure is retried: only the signal ends the watch
 }
