@@ -15,7 +15,9 @@
  * client pod (bench/connect-load.ts: the forwarder lets a pod ask only for its own namespace), each
  * with a lean gRPC client (bench/grpc-load.ts); `--grpc-js` uses the product's client.
  *
- * Root only. Usage: npm run bench:connect [-- [--grpc-js] 100 500 1000]
+ * Root only. Usage: npm run bench:connect [-- [--grpc-js] [--otlp] 100 500 1000]
+ * --otlp: the forwarder and the endpoint export traces (OTEL_EXPORTER_OTLP_ENDPOINT) to a receiver
+ * in their own namespace that discards them (bench/otlp-sink.ts); without it tracing is off.
  * BENCH_CPU_PROF=<dir> writes .cpuprofile files of the forwarder and the endpoint there;
  * BENCH_NODE_FLAGS='--flag ...' starts both with those node flags.
  */
@@ -27,6 +29,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const NSM = resolve(import.meta.dirname, '../bin/nsm.ts');
 const LOAD = resolve(import.meta.dirname, 'connect-load.ts');
+const OTLP_SINK = resolve(import.meta.dirname, 'otlp-sink.ts');
+const OTLP_PORT = 4318;
 const CLIENT_PODS = 10;
 const CONCURRENCY = 64;
 const WARMUP = 200;
@@ -137,17 +141,30 @@ async function podLoad(ns: string, index: number, address: string, grpcJs: boole
   };
 }
 
+/** --otlp: a receiver in `ns` that discards what it is sent; the environment that points a process at it. */
+async function otlpSink(ns: string, label: string): Promise<Record<string, string>> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, OTLP_SINK, String(OTLP_PORT), label], { stdio: ['ignore', 'pipe', 'inherit'] });
+  procs.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the OTLP receiver in ${ns} exited (${code})`)));
+  });
+  return { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${OTLP_PORT}`, OTEL_SERVICE_NAME: label };
+}
+
 /** `total` split over `parts` as evenly as whole numbers allow. */
 const share = (total: number, parts: number) => Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
 
-async function mesh(n: number, round: number, grpcJs: boolean) {
+async function mesh(n: number, round: number, grpcJs: boolean, otlp: boolean) {
   const node = netns(`${prefix}-${round}-node`);
   const ep = netns(`${prefix}-${round}-ep`);
   const pods = Array.from({ length: CLIENT_PODS }, (_, i) => netns(`${prefix}-${round}-c${i}`));
+  for (const ns of otlp ? [node, ep] : []) ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+  const traced = otlp ? { fwd: await otlpSink(node, `forwarder round ${round}`), nse: await otlpSink(ep, `endpoint round ${round}`) } : { fwd: {}, nse: {} };
   const sock = join(dir, `fwd${round}.sock`);
-  const fwd = start(node, ['forwarder'], { NSM_NAME: `${prefix}-fwd`, NSM_LISTEN_ON: `unix://${sock}`, NSM_PEER_LISTEN_ON: '', NSM_MEMIF_DIR: join(dir, 'memif'), NSM_REGISTRY_DIR: join(dir, `reg${round}`) });
+  const fwd = start(node, ['forwarder'], { NSM_NAME: `${prefix}-fwd`, NSM_LISTEN_ON: `unix://${sock}`, NSM_PEER_LISTEN_ON: '', NSM_MEMIF_DIR: join(dir, 'memif'), NSM_REGISTRY_DIR: join(dir, `reg${round}`), ...traced.fwd });
   for (let i = 0; i < 100; i++) { try { if (statSync(sock).isSocket()) break; } catch { /* not yet */ } await sleep(50); }
-  const nse = start(ep, ['nse'], { NSM_NAME: 'ep', NSM_SERVICE_NAMES: 'bench', NSM_CIDR_PREFIX: '10.90.0.0/16', NSM_CONNECT_TO: `unix://${sock}`, NSM_LISTEN_ON: `unix://${join(dir, `ep${round}.sock`)}` });
+  const nse = start(ep, ['nse'], { NSM_NAME: 'ep', NSM_SERVICE_NAMES: 'bench', NSM_CIDR_PREFIX: '10.90.0.0/16', NSM_CONNECT_TO: `unix://${sock}`, NSM_LISTEN_ON: `unix://${join(dir, `ep${round}.sock`)}`, ...traced.nse });
   await sleep(1500);
   const loads = await Promise.all(pods.map((ns, i) => podLoad(ns, i, `unix://${sock}`, grpcJs)));
   const widths = share(CONCURRENCY, CLIENT_PODS);
@@ -222,6 +239,7 @@ if (process.getuid?.() !== 0) {
 }
 const args = process.argv.slice(2);
 const grpcJs = args.includes('--grpc-js');
+const otlp = args.includes('--otlp');
 const sizes = args.map(Number).filter((x) => x > 0);
 const rows: string[] = [];
 const ratios: number[] = [];
@@ -236,7 +254,7 @@ try {
     const results: { m: Mesh; r: Raw; ratio: number }[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       round++;
-      const m = await mesh(n, round, grpcJs);
+      const m = await mesh(n, round, grpcJs, otlp);
       const r = raw(n, round);
       results.push({ m, r, ratio: m.rate / r.rate });
     }
@@ -252,6 +270,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 process.stdout.write([
+  `tracing: ${otlp ? `on (forwarder and endpoint export over OTLP/HTTP to a receiver on 127.0.0.1:${OTLP_PORT} of their namespace)` : 'off'}`,
   `load generator: one process in each of ${CLIENT_PODS} client pods (${grpcJs ? '@grpc/grpc-js' : 'lean http2 gRPC client'}), ${CONCURRENCY} requests in flight in all, 1 endpoint; ${WARMUP} connections set up and closed before each measured run; ${ROUNDS} rounds per size (nsm, then raw), the round with the median ratio shown`,
   '',
   `| N | cold conn/s (first ${WARMUP}) | nsm conn/s | p50 ms | p99 ms | raw batch conn/s | ratio | ratio over rounds | CPU ms/conn fwd / its ip / nse / client | machine busy | raw ip CPU ms/conn | raw machine busy | forwarder KiB/conn | nsm close/s | raw delete/s |`,

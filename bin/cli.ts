@@ -68,7 +68,8 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, out: Writer
     try {
       return (await command.run(config, hit.rest)) ?? 0;
     } finally {
-      await traces?.shutdown();
+      const lost = await traces?.shutdown();
+      if (lost) err.write(`nsm ${hit.name}: warning: the last traces were not exported to the OTLP collector: ${lost}\n`);
     }
   } catch (e) {
     if (isNsmError(e)) {

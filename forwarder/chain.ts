@@ -48,6 +48,8 @@ export interface ChainParts {
   connectionLifetimeMs: number;
   requestTimeoutMs: number;
   peering?: Peering;
+  /** This node's device pools: their candidates filter goes after discover, their endpoint after roundrobin. */
+  devicePools?: { candidates: Element; endpoint: Element };
 }
 
 /**
@@ -88,7 +90,9 @@ export function forwarderElements(p: ChainParts): Element[] {
     clientNetns(p.resolver),
     discover(p.registry),
     ...(p.healer ? [liveEndpoints(p.healer)] : []),
+    ...(p.devicePools ? [p.devicePools.candidates] : []),
     roundRobin(),
+    ...(p.devicePools ? [p.devicePools.endpoint] : []),
     memifShortcut(p.rendezvous, p.resolver),
     ...(p.peering ? [tunnelSwitch(p, p.peering)] : []),
     kernelVeth(p.runner, p.resolver, p.adoption),

@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
-import { address, bool, duration, int, list, logLevel, str } from '../sdk/config/index.ts';
+import { address, bool, duration, int, list, logLevel, metricsAddress, str } from '../sdk/config/index.ts';
 import { defineCommand } from '../sdk/cli.ts';
 import { NsmError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/log.ts';
 import { parseAddress } from '../sdk/grpc/address.ts';
 import { VXLAN_DEFAULT_PORT } from '../proto/mechanisms.ts';
 import { DEFAULT_MEMIF_DIR } from './dataplane/memif-rendezvous.ts';
+import { loadPoolFile } from './device-pools/config.ts';
 import { kernelRunner } from './dataplane/netlink/runner.ts';
 import { held } from './held.ts';
 import { openRegistry } from './registry.ts';
@@ -34,13 +35,19 @@ export default defineCommand({
     NSM_DIAL_TIMEOUT: duration('750ms', 'timeout for reaching an endpoint'),
     NSM_REQUEST_TIMEOUT: duration('15s', 'timeout of a call to an endpoint when the caller set none'),
     NSM_MEMIF_DIR: str(DEFAULT_MEMIF_DIR, 'where clients are handed links to endpoints\' memif sockets; same filesystem as the endpoints\' sockets'),
-    NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+    NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9091; empty = no metrics'),
+    NSM_DEVICE_POOLS: str('', 'YAML file of host device pools handed out through the kubelet\'s device-plugin API; empty = no pools'),
+    NSM_DEVICE_PLUGIN_PATH: str('/var/lib/kubelet/device-plugins/', 'the kubelet\'s device plugin directory (kubelet.sock), where each pool serves its socket'),
+    NSM_POD_RESOURCES_PATH: str('/var/lib/kubelet/pod-resources/', 'directory of the kubelet\'s PodResources socket, asked which pool tokens pods hold'),
+    NSM_RESOURCE_POLL_TIMEOUT: duration('30s', 'device pools: how often pool devices, PodResources and the kubelet\'s sockets are looked at'),
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
     const problems = startupProblems();
     if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', describeProblems(problems));
+    const pools = loadPoolFile(config.NSM_DEVICE_POOLS);
+    if (pools.length > 0 && config.NSM_RESOURCE_POLL_TIMEOUT < 50) throw new NsmError('INVALID_ARGUMENT', `NSM_RESOURCE_POLL_TIMEOUT=${config.NSM_RESOURCE_POLL_TIMEOUT}ms: the pools would look at their devices without pause; give at least 50ms`);
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`forwarder/${name}`, config.NSM_LOG_LEVEL);
     const peering = await peeringFromEnv(config, log);
@@ -58,6 +65,13 @@ export default defineCommand({
       peering,
       memifDir: config.NSM_MEMIF_DIR,
       metricsListenOn: config.NSM_METRICS_LISTEN_ON || undefined,
+      devicePools: {
+        pools, source: config.NSM_DEVICE_POOLS, pluginDir: config.NSM_DEVICE_PLUGIN_PATH, podResourcesDir: config.NSM_POD_RESOURCES_PATH, pollMs: config.NSM_RESOURCE_POLL_TIMEOUT,
+      },
+    }).catch(async (err: unknown) => {
+      // What was opened must not keep a forwarder that cannot start alive.
+      await registry.close();
+      throw err;
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));

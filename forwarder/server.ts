@@ -14,6 +14,8 @@ import { Registrations } from './authz/registrations.ts';
 import { forwarderElements } from './chain.ts';
 import { ForwarderMetrics } from './metrics.ts';
 import { AdoptionTable } from './dataplane/adoption.ts';
+import type { PoolConfig } from './device-pools/config.ts';
+import { DevicePools } from './device-pools/device-pools.ts';
 import { DEFAULT_MEMIF_DIR, MemifRendezvous } from './dataplane/memif-rendezvous.ts';
 import { NetnsResolver } from './dataplane/netns-resolver.ts';
 import { Healer } from './heal/healer.ts';
@@ -40,6 +42,17 @@ export interface ForwarderOptions {
   memifDir?: string;
   /** Serve Prometheus metrics here (NSM_METRICS_LISTEN_ON); unset = none. */
   metricsListenOn?: string;
+  /** Host device pools handed out through the kubelet's device-plugin API (forwarder/device-pools/). */
+  devicePools?: DevicePoolSettings;
+}
+
+export interface DevicePoolSettings {
+  pools: readonly PoolConfig[];
+  /** The NSM_DEVICE_POOLS file, for messages. */
+  source: string;
+  pluginDir: string;
+  podResourcesDir: string;
+  pollMs: number;
 }
 
 export interface Forwarder {
@@ -51,7 +64,27 @@ export interface Forwarder {
   readonly healer: Healer;
   readonly owners: Owners;
   readonly metrics?: { readonly port: number; readonly values: ForwarderMetrics };
+  readonly devicePools?: DevicePools;
   stop(): Promise<void>;
+}
+
+/**
+ * The node's device pools, when the forwarder has any: their endpoints go into `registry`, and
+ * their names are kept from callers. A start that fails stops the peer server already listening.
+ */
+async function startDevicePools(o: ForwarderOptions, resolver: NetnsResolver, registry: RegistryBackend, registrations: Registrations, peering?: Peering): Promise<DevicePools | undefined> {
+  if (!o.devicePools || o.devicePools.pools.length === 0) return undefined;
+  try {
+    const pools = await DevicePools.start({
+      ...o.devicePools, connectionLifetimeMs: o.connectionLifetimeMs, registrationLifetimeMs: o.registrationLifetimeMs,
+      forwarder: o.name, url: o.listenOn, runner: o.runner, resolver, registry, log: o.log,
+    });
+    for (const name of pools.endpointNames) registrations.reserve(name);
+    return pools;
+  } catch (err) {
+    await peering?.stop();
+    throw err;
+  }
 }
 
 /**
@@ -98,13 +131,14 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
   const registrations = new Registrations(o.name);
   const peering = o.peering && await startPeering(o.peering, { ...o, observe: values?.observe, monitor: mon.binding });
   const backend = peering?.registry ?? o.registry;
+  const devicePools = await startDevicePools(o, resolver, backend, registrations, peering);
   const healer = new Healer({
     name: o.name, monitor: mon, resolver, identities: registrations, registry: backend, locality: peering && ((nse) => peering.registry.locality(nse)),
     localPool: pool, peerPool: peering?.peers, log: o.log, heals: values?.heals,
   });
   await healer.start();
   const elements = forwarderElements({
-    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners, monitor: mon, healer, local: pool, peering,
+    ...o, registry: backend, resolver, adoption, rendezvous, endpoints: registrations, owners, monitor: mon, healer, local: pool, peering, devicePools,
   });
   const served = chain(elements);
   peering?.serve(served);
@@ -124,11 +158,13 @@ export async function startForwarder(options: ForwarderOptions): Promise<Forward
     healer,
     owners,
     metrics: values && metricsServer && { port: metricsServer.port, values },
+    devicePools,
     stop: async () => {
       await metricsServer?.stop();
       await healer.stop();
       mon.endStreams();
       stopHousekeeping();
+      await devicePools?.stop();
       await peering?.stop();
       await server.stop(2000);
       pool.closeAll();

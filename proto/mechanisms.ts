@@ -26,6 +26,8 @@ export const Keys = {
   vni: 'vni',
   greKey: 'key',
   mtu: 'MTU',
+  /** The device-pool token a client claims (upstream common.DeviceTokenIDKey). */
+  tokenID: 'tokenID',
   bridge: 'bridge',
   isolated: 'isolated',
 } as const;

@@ -61,6 +61,11 @@ function parseLabels(url: string, query: string): Record<string, string> {
   return labels;
 }
 
+/** Why `service` cannot be the network service of an NS URL, or undefined when it can. */
+export function serviceNameProblem(service: string): string | undefined {
+  return nameProblem('service name', service);
+}
+
 export function parseNsUrl(input: string): NsUrl {
   const url = input.trim();
   const sep = url.indexOf('://');

@@ -1,7 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Payload, type RegistryNetworkService } from '../proto/api.ts';
 import { NsmError } from '../sdk/errors.ts';
+import { grpcTarget, parseAddress } from '../sdk/grpc/address.ts';
 import { openDirRegistry } from '../sdk/registry/dir-backend.ts';
 import { serviceFromSpec } from '../sdk/registry/k8s-spec.ts';
 import { parseDocuments } from '../webhook/workload-documents.ts';
@@ -10,9 +12,10 @@ import { upstreamImage } from './upstream-images.ts';
 import { storeConfigMap, projectConfigMaps } from './config-maps.ts';
 import { awaitInit } from './pod-progress.ts';
 import { injectAsWebhook } from './webhook-injection.ts';
+import { deviceEnv } from './device-pools.ts';
 import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
 import { isObject } from '../webhook/json-patch.ts';
-import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type State } from './state.ts';
+import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type Proc, type State } from './state.ts';
 
 export { podsOf } from './workload.ts';
 
@@ -147,7 +150,7 @@ export interface ApplyResult {
 }
 
 /** Creates a pod's namespace on the node it is placed on (returned), runs its init containers to completion and starts its other containers. */
-async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void, result: ApplyResult): Promise<string> {
+async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void, result: ApplyResult, started: Proc[]): Promise<string> {
   const name = pod.metadata.name;
   if (state.pods.some((p) => p.name === name)) throw new NsmError('ALREADY_EXISTS', `pod ${name} already exists in the sandbox; run nsm sandbox down first`);
   const node = placePod(state, pod);
@@ -174,8 +177,9 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }, 6 * 60_000);
-    const r = await awaitInit(name, c.name, run, run.log, state.procs.filter(alive), say);
+    const run = runNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) }, 6 * 60_000);
+    // What this apply started counts even once it has exited: a client waiting for it says why.
+    const r = await awaitInit(name, c.name, run, run.log, state.procs.filter((p) => alive(p) || started.includes(p)), say);
     if (r.code !== 0) throw new NsmError('FAILED_PRECONDITION', `pod ${name}: init container ${c.name} failed (exit ${r.code}); see ${r.log}:\n${readFileSync(r.log, 'utf8').split('\n').filter((l) => !l.startsWith('{')).join('\n').trim()}`);
   }
   for (const c of pod.spec.containers ?? []) {
@@ -184,10 +188,29 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       result.skipped.push(`${name}/${c.name}`);
       continue;
     }
-    state.procs.push(startNsm(netns, name, c.name, args, { ...baseEnv, ...containerEnv(pod, c, node) }));
+    const env = { ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) };
+    const proc = startNsm(netns, name, c.name, args, { ...baseEnv, ...env });
+    state.procs.push(proc);
+    started.push(proc);
     save();
+    if (env.NSM_METRICS_LISTEN_ON) say(`pod/${name} ${c.name}: metrics: ip netns exec ${netns} curl http://${grpcTarget(parseAddress(env.NSM_METRICS_LISTEN_ON))}/metrics`);
+    if (args[0] === 'nse') await awaitRegistration(env.NSM_NAME || name, proc);
   }
   return node;
+}
+
+const REGISTRATION_WAIT_MS = 15_000;
+
+/**
+ * An endpoint container counts as started once it has registered (what a readiness probe would
+ * gate), so clients applied after it in the same files find it: a client of a bridge domain then
+ * reaches the bridge on its own node rather than whichever one registered first. One that exits
+ * first is not waited for: the clients that wait for it say why.
+ */
+async function awaitRegistration(endpoint: string, proc: Proc): Promise<void> {
+  const file = join(paths.registry, 'networkserviceendpoints', `${endpoint}.json`);
+  const until = Date.now() + REGISTRATION_WAIT_MS;
+  while (!existsSync(file) && alive(proc) && Date.now() < until) await sleep(50);
 }
 
 /** Applies NetworkServices first, then pods in file order: creates the pod namespace, runs its init containers, starts its nsm containers. */
@@ -203,8 +226,9 @@ export async function apply(state: State, docs: Manifest[], baseEnv: NodeJS.Proc
     say(`configmap/${doc.metadata?.name ?? ''} created`);
   }
   const result: ApplyResult = { pods: [], skipped: [] };
+  const started: Proc[] = [];
   for (const pod of docs.flatMap(podsOf).map(injectAsWebhook)) {
-    const node = await startPod(state, pod, baseEnv, save, say, result);
+    const node = await startPod(state, pod, baseEnv, save, say, result, started);
     result.pods.push(pod.metadata.name);
     say(`pod/${pod.metadata.name} created on ${node}`);
   }

@@ -8,18 +8,21 @@ import { kill, restart } from './faults.ts';
 import { applyFiles, down, up } from './lifecycle.ts';
 import { bridgeMatrix, connections, pingMatrix, status, table } from './report.ts';
 import { loadState } from './state.ts';
+import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
+import { runKubelet } from './kubelet/process.ts';
 
-/** The examples the demo can run, each with the nodes and the devices outside the cluster it needs. */
-const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[] }> = {
+/** The examples the demo can run, each with the nodes, the devices outside the cluster and the device pools it needs. */
+const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[]; pools?: PoolSpec[] }> = {
   kernel2kernel: { nodes: 1 },
   kernel2ethernet2kernel: { nodes: 2 },
   'external-device': { nodes: 2, devices: ['router1'] },
   'l2-bridge': { nodes: 1 },
   'bridge-domain': { nodes: 3 },
+  'device-pool': { nodes: 1, pools: [{ resource: 'nsm.example.com/radio', count: 2 }] },
   healing: { nodes: 1 },
   'service-chain': { nodes: 2 },
 };
-const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain'];
+const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain', 'device-pool'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function demoExamples(args: string[]): string[] {
@@ -44,6 +47,11 @@ function nodeCount(args: string[]): number {
   return n;
 }
 
+/** Every `--pool <resource>=<count>`. */
+function poolSpecs(args: string[]): PoolSpec[] {
+  return args.flatMap((a, i) => (a === '--pool' ? [parsePoolSpec(args[i + 1])] : []));
+}
+
 /** Every `--external NAME` (the option may repeat). */
 function deviceNames(args: string[]): string[] {
   const out: string[] = [];
@@ -61,7 +69,8 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
   const nodes = Math.max(...examples.map((e) => DEMO_EXAMPLES[e].nodes));
   await requireHost({ buildsNodes: true, nodes });
   try {
-    await up(level, say, nodes, [...new Set(examples.flatMap((e) => DEMO_EXAMPLES[e].devices ?? []))]);
+    const devices = [...new Set(examples.flatMap((e) => DEMO_EXAMPLES[e].devices ?? []))];
+    await up(level, say, nodes, { devices, pools: examples.flatMap((e) => DEMO_EXAMPLES[e].pools ?? []) });
     for (const e of examples) await applyFiles([resolve(import.meta.dirname, '../examples', e)], level, say);
     const clients = () => loadState()!.pods.filter((p) => p.connectionsDir).length;
     const until = Date.now() + 10_000;
@@ -89,19 +98,21 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: `up [--nodes N] [--external NAME]... | apply -f FILE|DIR|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
+  usage: `up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|DIR|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
     switch (args[0]) {
-      case 'up': await up(level, say, nodeCount(args), deviceNames(args)); return 0;
+      case 'up': await up(level, say, nodeCount(args), { devices: deviceNames(args), pools: poolSpecs(args) }); return 0;
+      // Started by up --pool: a node's kubelet, until SIGTERM.
+      case 'kubelet': return runKubelet(args[1] ?? '', level);
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
       case 'kill': await kill(args[1], say); return 0;
       case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
       case 'demo': return demo(demoExamples(args.slice(1)), args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME], apply -f FILE|DIR, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE|DIR, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
     }
   },
 });

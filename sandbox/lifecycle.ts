@@ -7,8 +7,9 @@ import { apply, isClient, readManifests } from './apply.ts';
 import type { Manifest } from './workload.ts';
 import { makeCa, makeLeaf } from './certs.ts';
 import { requireHost } from './host-checks.ts';
-import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type State } from './state.ts';
+import { forwarderSocket, ip, loadState, NETNS_PREFIX, nodeName, paths, saveState, startNsm, STATE_DIR, stopProcs, alive, UNDERLAY_NETNS, type SandboxNode, type SandboxPool, type State } from './state.ts';
 import { attachDevice, buildUnderlay, DEVICE_SUBNET, freeSubnet } from './topology.ts';
+import { buildNodePools, poolEnv, type PoolSpec } from './device-pools.ts';
 
 
 /** Where each sandbox forwarder serves its metrics, on its node's underlay address. */
@@ -46,7 +47,24 @@ export async function down(say: Say): Promise<void> {
   if (state || ours.length > 0) say(`sandbox removed (${ours.length} namespaces, ${state?.procs.length ?? 0} processes)`);
 }
 
-export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames: readonly string[] = []): Promise<State> {
+/** Pool devices on every node, and each node's kubelet: the forwarder registers its pools with it, apply asks it to admit pods. */
+function startPools(state: State, nodes: readonly SandboxNode[], specs: readonly PoolSpec[], logLevel: string): SandboxPool[] {
+  const subnets: string[] = [];
+  const pools = nodes.flatMap((node) => buildNodePools(node, specs, subnets));
+  for (const node of specs.length > 0 ? nodes : []) {
+    state.procs.push(startNsm(node.netns, node.name, 'kubelet', ['sandbox', 'kubelet', node.name], { ...baseEnv(logLevel), NSM_SANDBOX_DIR: STATE_DIR, NSM_SANDBOX_NETNS_PREFIX: NETNS_PREFIX }));
+  }
+  return pools;
+}
+
+/** What `up` adds beside the nodes: devices outside the cluster (`--external`) and pool devices on each node (`--pool`). */
+export interface UpExtras {
+  devices?: readonly string[];
+  pools?: readonly PoolSpec[];
+}
+
+export async function up(logLevel: string, say: Say, nodeCount = 1, extras: UpExtras = {}): Promise<State> {
+  const { devices: deviceNames = [], pools: poolSpecs = [] } = extras;
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 16) throw new NsmError('INVALID_ARGUMENT', `--nodes ${nodeCount}: give a whole number from 1 to 16`);
   const names = Array.from({ length: nodeCount }, (_, i) => nodeName(i));
   checkDevices(deviceNames, names);
@@ -62,6 +80,9 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames:
   const devices = deviceNames.map((name, i) => ({ name, ...attachDevice(UNDERLAY_NETNS, `${NETNS_PREFIX}${name}`, i) }));
   const state: State = { nodes, devices, pods: [], procs: [] };
   saveState(state);
+  const pools = startPools(state, nodes, poolSpecs, logLevel);
+  state.pools = pools;
+  saveState(state);
   mkdirSync(paths.ca, { recursive: true });
   const ca = makeCa(paths.ca, 'ca');
   for (const node of nodes) {
@@ -75,13 +96,14 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames:
       NSM_MEMIF_DIR: join(paths.nodeDir(node.name), 'memif'),
       NSM_METRICS_LISTEN_ON: `${node.ip}:${FORWARDER_METRICS_PORT}`,
       NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      ...poolEnv(node.name, pools),
       NSM_EXTERNAL_DEVICE_CIDRS: `${DEVICE_SUBNET}.0/24`,
     }));
   }
   saveState(state);
   const until = Date.now() + 15_000;
-  for (const [i, node] of nodes.entries()) {
-    const proc = state.procs[i];
+  for (const node of nodes) {
+    const proc = state.procs.find((p) => p.pod === node.name && p.container === 'forwarder')!;
     while (!isSocket(forwarderSocket(node.name))) {
       if (!alive(proc) || Date.now() > until) {
         throw new NsmError('UNAVAILABLE', `the forwarder of ${node.name} did not start; its log ${proc.log}:\n${readFileSync(proc.log, 'utf8').trim()}`);
@@ -89,6 +111,9 @@ export async function up(logLevel: string, say: Say, nodeCount = 1, deviceNames:
       await sleep(50);
     }
     say(`node ${node.name} up: ${node.ip} on the underlay ${subnet}.0/24, forwarder on ${forwarderSocket(node.name)}, peering with mutual TLS on tcp://${node.ip}:5001, metrics: ip netns exec ${node.netns} curl http://${node.ip}:${FORWARDER_METRICS_PORT}/metrics`);
+    for (const p of pools.filter((x) => x.node === node.name)) {
+      say(`pool ${p.resource} on ${node.name}: ${p.devices.join(', ')} for network service ${p.service}, the network ${p.cidr} behind them (gateway ${p.gateway})`);
+    }
   }
   for (const d of devices) say(`device ${d.name} up: ${d.ip} on the underlay, outside the cluster (namespace ${d.netns}, no forwarder)`);
   return state;

@@ -21,6 +21,11 @@ export interface Row {
   chain: string[];
 }
 
+/** The address a client pings: its peer's, or for a pool's device (no peer address) the gateway of the network behind the pool. */
+function peerOf(state: State, c: Connection): string {
+  return c.context?.ipContext?.dstIpAddrs.join(',') || (state.pools?.find((p) => p.endpoint === c.networkServiceEndpointName)?.gateway ?? '');
+}
+
 export function connections(state: State): Row[] {
   const rows: Row[] = [];
   const pods = new Set(state.pods.map((p) => p.name));
@@ -30,7 +35,7 @@ export function connections(state: State): Row[] {
       const c = Connection.fromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
       rows.push({
         pod: pod.name, node: pod.node ?? '', netns: pod.netns, ifname: file.slice(0, -5),
-        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: c.context?.ipContext?.dstIpAddrs.join(',') ?? '',
+        address: c.context?.ipContext?.srcIpAddrs.join(',') ?? '', peer: peerOf(state, c),
         mechanism: c.context?.extraContext.tunnel ?? c.mechanism?.type ?? '', endpoint: c.networkServiceEndpointName,
         service: c.networkService, bridge: c.context?.extraContext.bridge ?? '',
         chain: (c.path?.pathSegments ?? []).map((seg) => seg.name).filter((n) => pods.has(n)),
@@ -105,11 +110,17 @@ function ping(netns: string, ifname: string, to: string, count: number) {
   return { ok: res.status === 0, stdout: res.stdout };
 }
 
+/** Pings until the first reply, for at most 3 s: a domain's links may still be joining, and the first packet waits for ARP. */
+function firstReply(netns: string, ifname: string, to: string) {
+  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-w', '3', '-i', '0.2', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
+  return { ok: res.status === 0 };
+}
+
 /** Each client of a bridge service pings every other client of the same service (a bridge, or a domain of bridges). */
 export function bridgeMatrix(state: State): string[][] {
   const l2 = connections(state).filter((r) => r.bridge !== '');
   return l2.flatMap((a) => l2.filter((b) => b !== a && b.service === a.service).map((b) => {
     const to = b.address.split('/')[0];
-    return [a.service, a.pod, a.node, b.pod, b.node, to, ping(a.netns, a.ifname, to, 1).ok ? 'ok' : 'FAIL'];
+    return [a.service, a.pod, a.node, b.pod, b.node, to, firstReply(a.netns, a.ifname, to).ok ? 'ok' : 'FAIL'];
   }));
 }

@@ -22,6 +22,10 @@ export const paths = {
   /** A node's /var/lib/networkservicemesh (the nsm-socket hostPath). */
   nodeDir: (node: string) => join(STATE_DIR, node, 'var-lib-networkservicemesh'),
   pod: (pod: string) => join(STATE_DIR, 'pods', pod),
+  /** A node's /var/lib/kubelet (device-plugins/, pod-resources/) and its sandbox kubelet's control socket. */
+  kubelet: (node: string) => join(STATE_DIR, node, 'var-lib-kubelet'),
+  /** A node's forwarder's NSM_DEVICE_POOLS file. */
+  devicePools: (node: string) => join(STATE_DIR, node, 'device-pools.yaml'),
   configMap: (name: string) => join(STATE_DIR, 'configmaps', `${name}.json`),
 };
 
@@ -55,6 +59,20 @@ export interface State {
   procs: Proc[];
   /** Round-robin position for pods that name no node. */
   placed?: number;
+  /** Device pools (up --pool), one entry per pool and node. */
+  pools?: SandboxPool[];
+}
+
+export interface SandboxPool {
+  resource: string;
+  service: string;
+  node: string;
+  devices: string[];
+  /** The network behind the pool, and its gateway (what its clients ping). */
+  cidr: string;
+  gateway: string;
+  /** The pool's endpoint name in the registry. */
+  endpoint: string;
 }
 
 export function loadState(): State | undefined {

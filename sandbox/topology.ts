@@ -16,10 +16,10 @@ function ip(args: string[]): void {
   if (!r.ok) throw new NsmError('INTERNAL', `ip ${args.join(' ')}: ${r.stderr.trim() || 'failed'}`);
 }
 
-/** The first `10.250.x` (/24) that no route of this host touches, so the sandbox never shadows a real network. */
-export function freeSubnet(routes = runIpSync(['-4', 'route', 'show', 'table', 'all']).stdout): string {
-  for (let x = 0; x < 256; x++) if (!routes.includes(`10.250.${x}.`)) return `10.250.${x}`;
-  throw new NsmError('RESOURCE_EXHAUSTED', 'every 10.250.x.0/24 is routed on this host; remove one or run the sandbox elsewhere');
+/** The first `<base>.x` (/24) that no route of this host touches and `taken` does not hold, so the sandbox never shadows a real network. */
+export function freeSubnet(routes = runIpSync(['-4', 'route', 'show', 'table', 'all']).stdout, base = '10.250', taken: readonly string[] = []): string {
+  for (let x = 0; x < 256; x++) if (!routes.includes(`${base}.${x}.`) && !taken.includes(`${base}.${x}`)) return `${base}.${x}`;
+  throw new NsmError('RESOURCE_EXHAUSTED', `every ${base}.x.0/24 is routed on this host; remove one or run the sandbox elsewhere`);
 }
 
 /**

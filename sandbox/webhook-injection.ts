@@ -10,9 +10,12 @@ import type { Pod } from './workload.ts';
 
 let config: InjectionConfig | undefined;
 
-/** The webhook's own configuration with its defaults, and classic sidecars (the sandbox runs init containers first). */
+/**
+ * The webhook's own configuration with its defaults, classic sidecars (the sandbox runs init
+ * containers first), and the sidecar's metrics on, in each client pod's namespace.
+ */
 function sandboxConfig(): InjectionConfig {
-  config ??= injectionConfigFromEnv(loadConfig(injectionEnv, {}), false);
+  config ??= injectionConfigFromEnv(loadConfig(injectionEnv, { NSM_SIDECAR_METRICS_LISTEN_ON: ':9093' }), false);
   return config;
 }
 

@@ -35,19 +35,25 @@ const RESTRICTED_SECURITY_CONTEXT = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
-function env(config: InjectionConfig, services: string): JsonObject[] {
+function env(config: InjectionConfig, services: string, own: JsonObject[]): JsonObject[] {
   return [
     { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     { name: 'NSM_NETWORK_SERVICES', value: services },
     { name: 'NSM_NAME', value: '$(POD_NAME)' },
     { name: 'NSM_CONNECT_TO', value: config.connectTo },
     { name: 'NSM_CONNECTIONS_DIR', value: config.connectionsDir },
+    ...own,
     ...config.envs.map(([name, value]) => ({ name, value })),
   ];
 }
 
-/** Upstream's SR-IOV rule: each `sriovToken=<resource>` label claims one unit of that extended resource. */
-function sriovLimits(urls: readonly NsUrl[]): Record<string, string> {
+/**
+ * Upstream's SR-IOV rule: each `sriovToken=<resource>` label claims one unit of that extended
+ * resource. It goes in the limits and the requests of the init container (extended resources
+ * cannot be overcommitted, so both must say the same), so the kubelet admits the pod with
+ * devices and hands that container their tokens.
+ */
+function sriovResources(urls: readonly NsUrl[]): Record<string, string> {
   const counts = new Map<string, number>();
   for (const u of urls) {
     const token = u.labels.sriovToken;
@@ -85,22 +91,24 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
     { name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true },
     { name: names.connectionsVolume, mountPath: config.connectionsDir },
   ];
-  const container = (name: string, image: string, args: string[], extraLimits: Record<string, string> = {}): JsonObject => ({
+  const container = (name: string, image: string, args: string[], extra: { devices?: Record<string, string>; env?: JsonObject[] } = {}): JsonObject => ({
     name,
     image,
     imagePullPolicy: config.pullPolicy,
     command: ['node', '/app/bin/nsm.ts'],
     args,
-    env: env(config, services),
+    env: env(config, services, extra.env ?? []),
     resources: {
-      limits: { ...config.resources.limits, ...extraLimits },
-      requests: { ...config.resources.requests },
+      limits: { ...config.resources.limits, ...extra.devices },
+      requests: { ...config.resources.requests, ...extra.devices },
     },
     volumeMounts: mounts.map((m) => ({ ...m })),
     ...(psa === 'restricted' ? { securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT) } : {}),
   });
-  const init = container(names.init, config.initImage, ['nsc', 'init'], sriovLimits(input.urls));
-  const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run']);
+  const init = container(names.init, config.initImage, ['nsc', 'init'], { devices: sriovResources(input.urls) });
+  // Only nsc run serves metrics: nsc init has no such setting.
+  const metrics = config.sidecarMetricsListenOn ? [{ name: 'NSM_METRICS_LISTEN_ON', value: config.sidecarMetricsListenOn }] : [];
+  const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run'], { env: metrics });
   if (native) sidecar.restartPolicy = 'Always';
   const socket =
     psa === 'privileged'

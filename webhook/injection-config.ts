@@ -14,6 +14,8 @@ export interface InjectionConfig {
   resources: { limits: { cpu: string; memory: string }; requests: { cpu: string; memory: string } };
   connectTo: string;
   connectionsDir: string;
+  /** NSM_METRICS_LISTEN_ON of the sidecar (nsc run only); '' = none. */
+  sidecarMetricsListenOn: string;
   envs: ReadonlyArray<readonly [string, string]>;
   labels: Readonly<Record<string, string>>;
 }
@@ -31,6 +33,7 @@ export function injectionConfigFromEnv(env: ConfigOf<typeof injectionEnv>, nativ
     },
     connectTo: env.NSM_CONNECT_TO,
     connectionsDir: env.NSM_CONNECTIONS_DIR,
+    sidecarMetricsListenOn: env.NSM_SIDECAR_METRICS_LISTEN_ON,
     envs: env.NSM_ENVS,
     labels: env.NSM_LABELS,
   };

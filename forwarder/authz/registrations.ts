@@ -36,9 +36,16 @@ export class Registrations implements RegistrationGuard, EndpointIdentities {
   readonly #endpoints = new Map<string, EndpointProcess>();
   /** Service name → namespace of its creator. */
   readonly #services = new Map<string, string>();
+  /** Names of endpoints the forwarder itself serves (its device pools). */
+  readonly #own = new Set<string>();
 
   constructor(forwarderName: string) {
     this.#forwarder = forwarderName;
+  }
+
+  /** Keeps `name` for an endpoint of the forwarder's own: no caller may register, refresh or unregister it. */
+  reserve(name: string): void {
+    this.#own.add(name);
   }
 
   async of(nse: NetworkServiceEndpoint): Promise<EndpointProcess | undefined> {
@@ -52,6 +59,7 @@ export class Registrations implements RegistrationGuard, EndpointIdentities {
     const caller = this.#local(ctx, 'register endpoint');
     if (!caller) return;
     if (nse.name === this.#forwarder) refuse(ctx, caller, 'register endpoint', `${nse.name} is the name of this forwarder; an endpoint needs a name of its own (NSM_NAME)`);
+    if (this.#own.has(nse.name)) refuse(ctx, caller, 'register endpoint', `${nse.name} is a device pool this forwarder serves itself; an endpoint needs a name of its own (NSM_NAME)`);
     await this.#mayHold(ctx, caller, nse.name, existing, 'register endpoint');
     const socket = socketOf(nse.url);
     if (socket !== undefined) {
@@ -64,6 +72,7 @@ export class Registrations implements RegistrationGuard, EndpointIdentities {
 
   async unregisterEndpoint(ctx: Ctx, name: string, existing: NetworkServiceEndpoint | undefined): Promise<void> {
     const caller = this.#local(ctx, 'unregister endpoint');
+    if (caller && this.#own.has(name)) refuse(ctx, caller, 'unregister endpoint', `${name} is a device pool this forwarder serves itself`);
     if (caller) await this.#mayHold(ctx, caller, name, existing, 'unregister endpoint');
   }
 

@@ -74,6 +74,13 @@ export interface MoveLink {
   newName?: string;
 }
 
+/** Renames a link in its namespace (a pool device that came back under another name). Linux before 6.2 refuses while it is up. */
+export interface RenameLink {
+  op: 'rename-link';
+  name: string;
+  newName: string;
+}
+
 /**
  * A VXLAN device created directly in `netns` (default: the runner's namespace), with its UDP
  * socket and `underlay` device in the runner's namespace.
@@ -112,7 +119,7 @@ export interface DeleteLink {
   name: string;
 }
 
-export type KernelOp = AddVeth | SetLink | AddAddress | ReplaceRoute | AddBridge | SetBridgePort | MoveLink | AddVxlan | AddGre | DeleteGroup | DeleteLink;
+export type KernelOp = AddVeth | SetLink | AddAddress | ReplaceRoute | AddBridge | SetBridgePort | MoveLink | RenameLink | AddVxlan | AddGre | DeleteGroup | DeleteLink;
 export type OpName = KernelOp['op'];
 
 const onOff = (b: boolean) => (b ? 'on' : 'off');
@@ -160,6 +167,8 @@ export function describeOp(op: KernelOp): string {
     }
     case 'move-link':
       return `move-link ${op.name} to ${op.netns}${op.newName ? ` as ${op.newName}` : ''}`;
+    case 'rename-link':
+      return `rename-link ${op.name} to ${op.newName}`;
     case 'add-vxlan':
       return `add-vxlan ${op.name}${into(op.netns)} vni ${op.vni} ${op.local} to ${op.remote} port ${op.dstPort}`;
     case 'add-gre':

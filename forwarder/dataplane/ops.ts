@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { READ_BY_BATCH } from './ip/format.ts';
 import { KernelError } from './kernel-error.ts';
-import type { AddAddress, AddBridge, AddGre, AddVeth, AddVxlan, DeleteGroup, DeleteLink, KernelOp, MoveLink, OpName, ReplaceRoute, SetBridgePort, SetLink } from './kernel-op.ts';
+import type { AddAddress, AddBridge, AddGre, AddVeth, AddVxlan, DeleteGroup, DeleteLink, KernelOp, MoveLink, OpName, RenameLink, ReplaceRoute, SetBridgePort, SetLink } from './kernel-op.ts';
 
 /**
  * The rules every field of a kernel op follows, and the constructors that apply them. The rules
@@ -72,6 +72,7 @@ const FIELDS: { [K in OpName]: Record<FieldsOf<K>, Rule> } = {
     broadcastFlood: opt(bool), neighSuppress: opt(bool), hairpin: opt(bool),
   },
   'move-link': { name: ifname, netns: netnsFile, newName: opt(ifname) },
+  'rename-link': { name: ifname, newName: ifname },
   'add-vxlan': { name: ifname, netns: opt(netnsFile), vni: integer(0, 0xffffff), local: address, remote: address, dstPort: integer(1, 65535), underlay: opt(ifname) },
   'add-gre': { kind: greKind, name: ifname, netns: opt(netnsFile), local: address, remote: address, key: u32, underlay: opt(ifname) },
   'delete-group': { group: u32 },
@@ -114,6 +115,7 @@ export const replaceRoute = (f: Fields<ReplaceRoute>) => checkOp<ReplaceRoute>({
 export const addBridge = (f: Fields<AddBridge>) => checkOp<AddBridge>({ op: 'add-bridge', ...f });
 export const setBridgePort = (f: Fields<SetBridgePort>) => checkOp<SetBridgePort>({ op: 'set-bridge-port', ...f });
 export const moveLink = (f: Fields<MoveLink>) => checkOp<MoveLink>({ op: 'move-link', ...f });
+export const renameLink = (f: Fields<RenameLink>) => checkOp<RenameLink>({ op: 'rename-link', ...f });
 export const addVxlan = (f: Fields<AddVxlan>) => checkOp<AddVxlan>({ op: 'add-vxlan', ...f });
 export const addGre = (f: Fields<AddGre>) => checkOp<AddGre>({ op: 'add-gre', ...f });
 export const deleteGroup = (group: number) => checkOp<DeleteGroup>({ op: 'delete-group', group });

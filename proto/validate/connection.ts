@@ -23,7 +23,7 @@ const PARAMETER_RULES: Record<string, (field: string, value: string) => Problem>
   [Keys.mtu]: (f, v) => intProblem(f, v, 68, 65535),
   [MemifOwnerKeys.uid]: (f, v) => intProblem(f, v, 0, U32),
   [MemifOwnerKeys.gid]: (f, v) => intProblem(f, v, 0, U32),
-  tokenID: (f, v) => nameProblem(f, v),
+  [Keys.tokenID]: (f, v) => nameProblem(f, v),
 };
 
 /** Keys whose meaning depends on the mechanism type. */

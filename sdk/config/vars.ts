@@ -83,6 +83,12 @@ export const address = (def: string, description: string): Var<string> =>
     return raw.trim();
   });
 
+/** Where GET /metrics is served over plain HTTP: `host:port` or `:port`; empty = no metrics. */
+export const metricsAddress = (description: string): Var<string> =>
+  str('', description, (s) => {
+    if (s && parseAddress(s).kind !== 'tcp') throw new Error('metrics are served over TCP; expected :9090 or host:port');
+  });
+
 export const logLevel = (def: LogLevel = 'info'): Var<LogLevel> =>
   v(def, 'log level: trace, debug, info, warn, error or silent', (raw) => {
     const s = raw.trim().toLowerCase();

@@ -11,8 +11,15 @@ let tracer: Tracer | undefined;
 export const tracing = (): Tracer | undefined => tracer;
 
 export interface Tracing {
-  shutdown(): Promise<void>;
+  /**
+   * Exports the spans not sent yet and stops. A collector that refuses them or does not take them
+   * within `limitMs` loses them, never the process's exit: the answer says what went wrong.
+   */
+  shutdown(limitMs?: number): Promise<string | undefined>;
 }
+
+/** Where spans are posted: the traces endpoint as given, or /v1/traces under the OTLP endpoint (the OTLP/HTTP rule). */
+const tracesUrl = (env: NodeJS.ProcessEnv) => env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.replace(/\/$/, '')}/v1/traces`;
 
 /** Starts the SDK for this process; undefined when the environment does not ask for traces. */
 export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
@@ -22,11 +29,25 @@ export async function startTracing(serviceName: string, env: NodeJS.ProcessEnv =
   ]);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || serviceName }),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(env) }))],
   });
   provider.register();
   useTracerProvider(provider);
-  return { shutdown: () => provider.shutdown() };
+  return {
+    async shutdown(limitMs = 2000) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`the collector did not take them within ${limitMs} ms`), limitMs);
+      });
+      try {
+        return await Promise.race([provider.shutdown().then(() => undefined), late]);
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
 
 /** Traces into `provider` (tests give one with an in-memory exporter); undefined turns tracing off. */

@@ -10,8 +10,8 @@ import { clientPreferences, requestLabels } from './preferences.ts';
 
 export const connectionId = (name: string, index: number) => `${name}-${index}`;
 
-/** The first Request for entry `index` of NSM_NETWORK_SERVICES, as upstream's client builds it. */
-export function firstRequest(url: NsUrl, index: number, name: string): NetworkServiceRequest {
+/** The first Request for entry `index` of NSM_NETWORK_SERVICES, as upstream's client builds it (with the device-pool token it claims, if any). */
+export function firstRequest(url: NsUrl, index: number, name: string, token?: string): NetworkServiceRequest {
   const id = connectionId(name, index);
   return {
     connection: Connection.fromPartial({
@@ -20,15 +20,15 @@ export function firstRequest(url: NsUrl, index: number, name: string): NetworkSe
       labels: { ...requestLabels(url), podName: name },
       path: { index: 0, pathSegments: [{ name, id }] },
     }),
-    mechanismPreferences: clientPreferences(url),
+    mechanismPreferences: clientPreferences(url, undefined, undefined, token),
   };
 }
 
 /** A refresh: the connection as last answered, with the same preferences. */
-export function refreshRequest(conn: Connection, url: NsUrl): NetworkServiceRequest {
+export function refreshRequest(conn: Connection, url: NsUrl, token?: string): NetworkServiceRequest {
   return {
     connection: { ...conn, path: { index: 0, pathSegments: conn.path?.pathSegments ?? [] } },
-    mechanismPreferences: clientPreferences(url),
+    mechanismPreferences: clientPreferences(url, undefined, undefined, token),
   };
 }
 

@@ -1,11 +1,10 @@
-import { ConnectionEventType, MonitorScopeSelector, State } from '../../proto/api.ts';
+import { ConnectionEventType, MonitorScopeSelector, State, type Connection } from '../../proto/api.ts';
 import { toNsmError } from '../../sdk/errors.ts';
 import { monitorConnections } from '../../sdk/grpc/monitor-client.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { retry } from '../../sdk/retry.ts';
 import type { Dialer } from './client.ts';
-import type { Connection } from '../../proto/api.ts';
-import type { HealAction } from './kept-connection.ts';
+import type { HealAction, HealCause } from './kept-connection.ts';
 
 /** What the monitor needs of a connection it heals (a client's kept connection, a passthrough's onward one). */
 export interface HealedConnection {
@@ -14,7 +13,7 @@ export interface HealedConnection {
   readonly service: string;
   /** Whether `hopId` (a later hop's connection id) is on the current connection's path. */
   isCurrent(hopId: string): boolean;
-  heal(action: HealAction): void;
+  heal(action: HealAction, cause: HealCause): void;
 }
 
 /**
@@ -48,14 +47,14 @@ export async function watchForwarder(d: Dialer, clientName: string, kept: readon
         seen.add(k);
         if (e.type === ConnectionEventType.DELETE) {
           log.info({ connId: k.conn?.id, service: k.service, endpoint: c.networkServiceEndpointName }, 'the forwarder closed the connection (its endpoint is gone); requesting the service again');
-          k.heal('reselect');
+          k.heal('reselect', 'endpoint-closed');
         } else if (c.state === State.DOWN) {
           log.info({ connId: k.conn?.id, service: k.service, endpoint: c.networkServiceEndpointName }, 'the forwarder reports the connection down; requesting it again');
-          k.heal('refresh');
+          k.heal('refresh', 'path-down');
         }
       }
       if (first && e.type === ConnectionEventType.INITIAL_STATE_TRANSFER) {
-        for (const k of kept) if (k.conn && !seen.has(k)) k.heal('refresh');
+        for (const k of kept) if (k.conn && !seen.has(k)) k.heal('refresh', 'not-adopted');
       }
       first = false;
     }
@@ -66,7 +65,7 @@ export async function watchForwarder(d: Dialer, clientName: string, kept: readon
       if (!streaming) return;
       streaming = false;
       log.info({ err: toNsmError(f.error).message }, 'lost the forwarder\'s monitor stream; refreshing the connections');
-      for (const k of kept) if (k.conn) k.heal('refresh');
+      for (const k of kept) if (k.conn) k.heal('refresh', 'monitor-lost');
     },
   }).catch(() => {}); // every failure is retried: only the signal ends the watch
 }

@@ -1,6 +1,6 @@
 import { MechanismType } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
-import { toNsmError } from '../../sdk/errors.ts';
+import { NsmError, toNsmError } from '../../sdk/errors.ts';
 import { firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
 import { nscEnv } from './env.ts';
 import { clientSetup } from './setup.ts';
@@ -9,12 +9,14 @@ export default defineCommand({
   summary: 'request every network service of the pod before the application starts',
   env: nscEnv,
   async run(config) {
-    const { urls, name, log, dial: d } = clientSetup(config, 'request', 'nsc-init');
+    const { urls, name, log, dial: d, claims } = clientSetup(config, 'request', 'nsc-init');
+    // A missing token is the pod's spec, which no retry changes.
+    if (claims.problems.length > 0) throw new NsmError('FAILED_PRECONDITION', claims.problems.join('\n'));
     const deadline = Date.now() + config.NSM_INIT_TIMEOUT;
     const results = await Promise.all(urls.map(async (url, i) => {
       const shown = `${url.mechanism}://${url.service}/${url.ifname}`;
       try {
-        const conn = await requestWithRetry(d, () => firstRequest(url, i, name), {
+        const conn = await requestWithRetry(d, () => firstRequest(url, i, name, claims.tokens.get(i)), {
           requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
           deadline,
           onFailure: (e, attempt) => log.warn({ service: url.service, attempt, code: e.code, err: e.message }, 'request failed; retrying'),

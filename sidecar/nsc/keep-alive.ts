@@ -42,15 +42,16 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
       a.reset();
     } else if (a.failures >= RESELECT_AFTER && k.conn) {
       log.warn({ connId: id, service: k.url.service }, 'refresh keeps failing; closing and requesting the service again');
+      k.broken('refresh-refused');
       await (await d.client().catch(() => undefined))?.close(k.conn, { timeoutMs: requestTimeoutMs }).catch(() => {});
       k.conn = undefined;
       lost = true;
       a.reset();
     }
     const current = k.conn;
-    const conn = await requestOnce(d, current ? refreshRequest(current, k.url) : firstRequest(k.url, k.index, name), requestTimeoutMs, k.attemptSignal(signal));
+    const conn = await requestOnce(d, current ? refreshRequest(current, k.url, k.token) : firstRequest(k.url, k.index, name, k.token), requestTimeoutMs, k.attemptSignal(signal));
     stopWaiting();
-    k.conn = conn;
+    k.answered(conn);
     await writeConnection(dir, k.url.ifname, conn);
     if (lost) log.info({ connId: id, service: k.url.service, endpoint: conn.networkServiceEndpointName, addresses: conn.context?.ipContext?.srcIpAddrs }, 'healed: connected again');
     else log.debug({ connId: id, service: k.url.service }, 'refreshed');
@@ -61,7 +62,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
   const decide = async (error: unknown) => {
     if (k.reselecting) return 'retry-uncounted';
     const e = toNsmError(error);
-    if (e.code === 'NOT_FOUND' && k.conn) k.heal('reselect');
+    if (e.code === 'NOT_FOUND' && k.conn) k.heal('reselect', 'endpoint-not-found');
     // Only refusals count toward reselecting: while the forwarder (or the endpoint or peer
     // forwarder behind it) does not answer, the connection's interfaces stay in the kernel and
     // it is refreshed once they are back, so closing it then would only break it.
@@ -71,6 +72,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
 
   const onFailure = (f: Failure) => {
     if (k.reselecting) return;
+    k.events.failed();
     const e: NsmError = toNsmError(f.error);
     const fields = { connId: id, service: k.url.service, failures: f.failures, code: e.code, err: e.message, retryIn: seconds(f.retryInMs) };
     if (e.code === 'NOT_FOUND' && !k.conn) {

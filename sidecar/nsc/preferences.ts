@@ -1,4 +1,4 @@
-import { formatNsUrl, kernelMechanism, type Mechanism, type NsUrl } from '../../proto/api.ts';
+import { formatNsUrl, kernelMechanism, Keys, type Mechanism, type NsUrl } from '../../proto/api.ts';
 import { memifOffer, type MemifOwner } from '../../proto/memif.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { ownNetnsUrl } from '../../sdk/netns.ts';
@@ -27,9 +27,10 @@ const ownOwner = (): MemifOwner => ({ uid: process.getuid?.(), gid: process.getg
 /**
  * What the client offers, in its order of preference: KERNEL for kernel://; MEMIF for memif://
  * (naming the uid/gid the pod runs as, who alone may open the socket), then KERNEL with fallback=kernel.
+ * A device-pool token the URL claims goes on every one as `tokenID`, as upstream's client puts it.
  */
-export function clientPreferences(url: NsUrl, netnsUrl = ownNetnsUrl(), owner = ownOwner()): Mechanism[] {
+export function clientPreferences(url: NsUrl, netnsUrl = ownNetnsUrl(), owner = ownOwner(), token?: string): Mechanism[] {
   const kernel = kernelMechanism({ name: url.ifname, inodeURL: netnsUrl });
-  if (url.mechanism === 'kernel') return [kernel];
-  return fallsBackToKernel(url) ? [memifOffer(owner), kernel] : [memifOffer(owner)];
+  const offers = url.mechanism === 'kernel' ? [kernel] : fallsBackToKernel(url) ? [memifOffer(owner), kernel] : [memifOffer(owner)];
+  return token === undefined ? offers : offers.map((m) => ({ ...m, parameters: { ...m.parameters, [Keys.tokenID]: token } }));
 }

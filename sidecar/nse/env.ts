@@ -1,4 +1,4 @@
-import { address, bool, duration, labels, list, logLevel, oneOf, str } from '../../sdk/config/index.ts';
+import { address, bool, duration, labels, list, logLevel, metricsAddress, oneOf, str } from '../../sdk/config/index.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
 import { ipv4Block } from '../../sdk/ip.ts';
 import { ifnameProblem, nameProblem } from '../../proto/validate/fields.ts';
@@ -35,7 +35,7 @@ export const nseEnv = {
   NSM_MAX_TOKEN_LIFETIME: duration('10m', 'how long a connection lives without a refresh'),
   NSM_DIAL_TIMEOUT: duration('5s', 'timeout for reaching the forwarder'),
   NSM_MEMIF_SOCKET: str('', 'p2p: filesystem socket the endpoint application listens on as memif server (in the shared socket directory); empty = no memif', memifSocketCheck),
-  NSM_METRICS_LISTEN_ON: str('', 'plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics', (s) => { if (s) parseAddress(s); }),
+  NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9092; empty = no metrics'),
   NSM_BRIDGE_NAME: str('nsm-br', 'bridge: the Linux bridge in this pod that every connection becomes a port of (the endpoint needs NET_ADMIN in its pod)', ifnameCheck),
   NSM_IP_POOL: str('', 'bridge: the part of NSM_CIDR_PREFIX this endpoint hands out (a CIDR inside it; give each bridge of a domain its own); empty = all of it', (s) => { if (s) ipv4Block(s); }),
   NSM_BRIDGE_DOMAIN: str('', 'bridge: the L2 domain this bridge joins with every bridge of the same service and domain (a full mesh of links); empty = a bridge of its own', domainCheck),

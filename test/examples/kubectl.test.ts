@@ -8,7 +8,7 @@ import { NETWORK_SERVICE_ENDPOINTS, NETWORK_SERVICES, startFixtureApiServer } fr
 
 type Obj = Record<string, any>;
 
-const examples = ['kernel2kernel', 'kernel2ethernet2kernel', 'l2-bridge', 'bridge-domain', 'service-chain'].map((e) => join(repoRoot, 'examples', e));
+const examples = ['kernel2kernel', 'kernel2ethernet2kernel', 'l2-bridge', 'bridge-domain', 'device-pool', 'service-chain'].map((e) => join(repoRoot, 'examples', e));
 const manifestsOf = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
 const ids = (objs: Obj[]) => objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
 
@@ -68,7 +68,7 @@ t.test('what a user does with kubectl: apply the examples\' NetworkServices, lis
   t.ok(api.requests.some((r) => r.startsWith('POST /apis/networkservicemesh.io/v1/namespaces/nsm-system/networkservices?') && r.includes('fieldValidation=Strict')), 'kubectl left validation to the server');
   const services = await kubectl(kubeconfig, ['get', 'netsvc', '--namespace', 'nsm-system', '--output', 'name']);
   t.equal(services.stderr, '');
-  t.equal(services.stdout, ['bridge-domain', 'kernel2ethernet2kernel', 'kernel2kernel', 'l2-bridge', 'service-chain'].map((n) => `networkservice.networkservicemesh.io/${n}\n`).join(''), 'the short name works');
+  t.equal(services.stdout, ['bridge-domain', 'kernel2ethernet2kernel', 'kernel2kernel', 'l2-bridge', 'radio', 'service-chain'].map((n) => `networkservice.networkservicemesh.io/${n}\n`).join(''), 'the short name works');
 
   const none = await kubectl(kubeconfig, ['get', 'networkserviceendpoints', '--namespace', 'nsm-system']);
   t.equal(none.stderr, 'No resources found in nsm-system namespace.\n');

@@ -32,8 +32,8 @@ t.test('the forwarder and the endpoint serve metrics that follow what happened',
   t.equal(value(nse, 'nsm_nse_address_pool_size'), 6, 'a /29 hands out six');
 
   const run = spawnNsm(t, c1, ['nsc', 'run'], env);
-  // Until nsc run has refreshed (and so runs with its signal handlers), however busy the machine.
-  await waitFor('nsc run to refresh', () => (value(scrape(node, 9191), 'nsm_forwarder_calls_total{call="refresh",code="OK"}') ?? 0) >= 1, 15_000);
+  // Its adoption of the connection is a refresh: by then it handles SIGTERM.
+  await waitFor('nsc run adopting the connection', () => (value(scrape(node, 9191), 'nsm_forwarder_calls_total{call="refresh",code="OK"}') ?? 0) >= 1, 15_000);
   t.equal(await stopNsm(run), 0, 'nsc run closes on SIGTERM');
   const after = scrape(node, 9191);
   t.notOk(value(after, 'nsm_forwarder_connections{mechanism="KERNEL",payload="ETHERNET"}'), 'no connection left');

@@ -34,7 +34,7 @@ const VARIANTS: [string, Record<string, unknown>][] = [
   ['PodMonitor', { metrics: { monitor: { enabled: true, labels: { release: 'prom' } } } }],
   ['ServiceMonitor', { metrics: { monitor: { enabled: true, kind: 'ServiceMonitor' } } }],
   ['matchConditions off, Ignore, no PDB', { webhook: { matchConditions: { enabled: false }, failurePolicy: 'Ignore', podDisruptionBudget: { enabled: false } } }],
-  ['overrides', { fullnameOverride: 'mesh', imagePullSecrets: [{ name: 'regcred' }], injection: { envs: ['A=1', 'B=2'] }, webhook: { priorityClassName: 'high', tolerations: [{ key: 'k', operator: 'Exists' }], podAnnotations: { a: 'b' }, affinity: { nodeAffinity: {} }, excludeNamespaces: ['cert-manager'] } }],
+  ['overrides', { fullnameOverride: 'mesh', imagePullSecrets: [{ name: 'regcred' }], injection: { envs: ['A=1', 'B=2'], sidecarMetrics: { enabled: true, port: 9193 } }, webhook: { priorityClassName: 'high', tolerations: [{ key: 'k', operator: 'Exists' }], podAnnotations: { a: 'b' }, affinity: { nodeAffinity: {} }, excludeNamespaces: ['cert-manager'] } }],
 ];
 
 function validate(obj: Obj): void {
@@ -125,6 +125,9 @@ t.test('the webhook Deployment', async (t) => {
   t.equal(custom.priorityClassName, 'high');
   t.same(custom.affinity, { nodeAffinity: {} }, 'user affinity replaces the default');
   t.equal(custom.containers[0].env.find((e: Obj) => e.name === 'NSM_ENVS').value, 'A=1,B=2');
+  t.equal(custom.containers[0].env.find((e: Obj) => e.name === 'NSM_SIDECAR_METRICS_LISTEN_ON').value, ':9193', 'the injected sidecar serves metrics when the chart asks');
+  const webhookSettings = (await (commands.find(([name]) => name === 'webhook')![1])()).default.env;
+  t.ok('NSM_SIDECAR_METRICS_LISTEN_ON' in webhookSettings, 'a setting of nsm webhook');
   t.notOk((await render(VARIANTS[6]?.[1])).some((o) => o.kind === 'PodDisruptionBudget'), 'PDB can be turned off');
 });
 
@@ -411,6 +414,7 @@ t.test('values.yaml meets values.schema.json and helm template refuses wrong val
     ['provided mode without Secrets', { tls: { mode: 'provided' } }, /'\/tls\/provided\/webhookSecretName': minLength: got 0, want 1/],
     ['bad NSM_ENVS entry', { injection: { envs: ['NOEQUALS'] } }, /'\/injection\/envs\/0': 'NOEQUALS' does not match pattern/],
     ['nativeSidecar', { injection: { nativeSidecar: 'yes' } }, /'\/injection\/nativeSidecar': value must be one of/],
+    ['privileged sidecar metrics port', { injection: { sidecarMetrics: { enabled: true, port: 80 } } }, /'\/injection\/sidecarMetrics\/port': minimum: got 80, want 1,024/],
   ];
   for (const [name, values, err] of bad) {
     await t.rejects(render(values), err, name);

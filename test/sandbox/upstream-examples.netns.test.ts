@@ -2,7 +2,8 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { kubectl } from '../fixtures/kube-cli.ts';
-import { ROOT, whyNoKernelTests } from '../fixtures/netns.ts';
+import { tryScrape } from '../fixtures/metrics.ts';
+import { ROOT, waitFor, whyNoKernelTests } from '../fixtures/netns.ts';
 import { isolatedSandbox } from '../fixtures/sandbox.ts';
 
 const skip = whyNoKernelTests() || (spawnSync('sh', ['-c', 'command -v ping']).status === 0 ? false : 'ping (iputils-ping) is not installed');
@@ -20,11 +21,14 @@ t.test('an upstream use-case folder runs unchanged: kubectl kustomize DIR | nsm 
   t.equal(applied.code, 0, applied.stderr);
   t.match(applied.stdout, /^pod\/nse-kernel-0: container nse \(upstream image ghcr\.io\/networkservicemesh\/ci\/cmd-nse-icmp-responder:0a1b2c3\) runs as nsm nse with its own env$/m, 'one line for the recognised container');
   t.match(applied.stdout, /^pod\/alpine created on node1$/m);
+  t.match(applied.stdout, new RegExp(`^pod/alpine nsm-sidecar: metrics: ip netns exec ${sandbox.prefix}alpine curl http://127\\.0\\.0\\.1:9093/metrics$`, 'm'), 'where to scrape the client\'s sidecar');
 
   const status = await sandbox(['status']);
   t.match(status.stdout, /^alpine\s+node1\s+nsm-1\s+172\.16\.1\.101\/31\s+172\.16\.1\.100\/31\s+KERNEL\s+nse-kernel-0/m, 'the client got .101 of the /31, the endpoint .100, as upstream promises');
   const ping = spawnSync('ip', ['netns', 'exec', `${sandbox.prefix}alpine`, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '172.16.1.100'], { encoding: 'utf8', timeout: 15_000 });
   t.equal(ping.status, 0, ping.stdout + ping.stderr);
+  const metrics = await waitFor('the sidecar serving metrics', () => tryScrape(`${sandbox.prefix}alpine`, 9093), 15_000);
+  t.match(metrics, /^nsm_nsc_connections_up\{service="[^"]+"\} 1$/m, 'the sidecar reports its connection up');
 });
 
 t.test('across nodes: Kernel2Ethernet2Kernel, the client kept off the endpoint\'s node by podAntiAffinity', { skip }, async (t) => {

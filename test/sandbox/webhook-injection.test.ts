@@ -32,6 +32,8 @@ t.test('container env: downward API, $(VAR), socket path mapped into the sandbox
   t.equal(env.NSM_NETWORK_SERVICES, 'kernel://k2k/nsm-1');
   t.equal(env.NSM_CONNECT_TO, `unix://${paths.nodeDir('node1')}/nsm.io.sock`);
   t.match(env.NSM_CONNECTIONS_DIR, /pods\/alpine\/volumes\/nsm-connections$/, 'the emptyDir lives in the pod\'s directory');
+  t.equal(env.NSM_METRICS_LISTEN_ON, undefined, 'nsc init serves no metrics');
+  t.equal(containerEnv(out, out.spec.containers[1]).NSM_METRICS_LISTEN_ON, ':9093', 'the sidecar (nsc run) serves metrics in the pod\'s namespace');
 });
 
 t.test('deployments become named replicas; NetworkService spec is read as the CRD writes it', async (t) => {

@@ -113,3 +113,26 @@ t.test('-o json and errors', async (t) => {
   const host = await run(['-f', '-'], 'kind: Pod\napiVersion: v1\nmetadata: {name: h, annotations: {networkservicemesh.io: "kernel://a/nsm-1"}}\nspec: {hostNetwork: true, containers: [{name: a, image: a}]}\n');
   t.match(host.err, /hostNetwork/);
 });
+
+t.test('a URL with sriovToken=<resource> adds one of that resource to the init container\'s limits and requests; the pod\'s own resources stay', async (t) => {
+  const deployment = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: radio, namespace: demo}
+spec:
+  selector: {matchLabels: {app: radio}}
+  template:
+    metadata: {labels: {app: radio}, annotations: {networkservicemesh.io: "kernel://radio/nsm-1?sriovToken=nsm.example.com/radio,kernel://radio/nsm-2?sriovToken=nsm.example.com/radio"}}
+    spec: {containers: [{name: app, image: alpine, resources: {limits: {cpu: "1", nsm.example.com/radio: "5"}}}]}
+`;
+  const { code, out } = await run(['-f', '-'], deployment);
+  t.equal(code, 0);
+  const spec = parseAllDocuments(out)[0].toJS().spec.template.spec;
+  const [init] = spec.initContainers;
+  t.equal(init.args.join(' '), 'nsc init');
+  t.equal(init.resources.limits['nsm.example.com/radio'], '2', 'one per URL');
+  t.equal(init.resources.requests['nsm.example.com/radio'], '2', 'requests say the same (no overcommit of extended resources)');
+  t.same(spec.containers[0].resources, { limits: { cpu: '1', 'nsm.example.com/radio': '5' } }, 'the application container\'s resources are untouched');
+  t.notOk(spec.containers[1].resources.limits['nsm.example.com/radio'], 'the sidecar asks for none (it heals with the tokens nsc init\'s connections carry)');
+  t.doesNotThrow(() => validatePod({ metadata: {}, spec }));
+});

@@ -45,6 +45,8 @@ export function ipWords(op: KernelOp): Word[] {
     }
     case 'move-link':
       return ['link', 'set', 'dev', v('name', op.name), 'netns', v('netns', op.netns), ...(op.newName ? ['name', v('newName', op.newName)] : [])];
+    case 'rename-link':
+      return ['link', 'set', 'dev', v('name', op.name), 'name', v('newName', op.newName)];
     case 'add-vxlan':
       return ['link', 'add', 'name', v('name', op.name), ...into(op.netns), 'type', 'vxlan', 'id', v('vni', op.vni), 'local', v('local', op.local), 'remote', v('remote', op.remote), 'dstport', v('dstPort', op.dstPort), ...over(op.underlay)];
     case 'add-gre':

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { ipBytes } from '../../../sdk/ip.ts';
-import { PORT_FLAG_WORDS, type AddBridge, type AddVeth, type AddVxlan, type KernelOp, type MoveLink, type PortFlag, type ReplaceRoute, type SetBridgePort, type SetLink } from '../kernel-op.ts';
+import { PORT_FLAG_WORDS, type AddBridge, type AddVeth, type AddVxlan, type KernelOp, type MoveLink, type PortFlag, type RenameLink, type ReplaceRoute, type SetBridgePort, type SetLink } from '../kernel-op.ts';
 import { strerror } from './libc.ts';
 import {
   AF_INET, AF_INET6, IFA_ADDRESS, IFA_LOCAL, ifaddr, IFF_UP, ifindexOf, ifinfo, IFLA_ADDRESS, IFLA_BR_AGEING_TIME, IFLA_BR_STP_STATE, IFLA_BRPORT_BCAST_FLOOD,
@@ -133,6 +133,13 @@ function moveLink(sock: NetlinkSocket, op: MoveLink, indexes: Map<string, number
   indexes.delete(op.name);
 }
 
+function renameLink(sock: NetlinkSocket, op: RenameLink, indexes: Map<string, number>): void {
+  const index = ifindex(sock, op.name, indexes);
+  check(sock.request(RTM_NEWLINK, NLM_F_ACK, ifinfo({ index }, [[IFLA_IFNAME, op.newName]])), op.name);
+  indexes.delete(op.name);
+  indexes.set(op.newName, index);
+}
+
 function addVxlan(sock: NetlinkSocket, op: AddVxlan, indexes: Map<string, number>): void {
   const local = prefix(op.local).bytes;
   const remote = prefix(op.remote).bytes;
@@ -169,6 +176,8 @@ export function execute(sock: NetlinkSocket, op: KernelOp, indexes: Map<string, 
       return setBridgePort(sock, op);
     case 'move-link':
       return moveLink(sock, op, indexes);
+    case 'rename-link':
+      return renameLink(sock, op, indexes);
     case 'add-vxlan':
       return addVxlan(sock, op, indexes);
     default:

@@ -5,7 +5,7 @@ import type { KernelOp, OpName } from '../kernel-op.ts';
  * tens of milliseconds in the kernel, and `ip` processes in many namespaces sleep side by side
  * where one thread would queue them) and GRE devices (this kernel has no GRE to test them on).
  */
-export const OVER_NETLINK: ReadonlySet<OpName> = new Set<OpName>(['add-veth', 'set-link', 'add-address', 'replace-route', 'add-bridge', 'set-bridge-port', 'move-link', 'add-vxlan']);
+export const OVER_NETLINK: ReadonlySet<OpName> = new Set<OpName>(['add-veth', 'set-link', 'add-address', 'replace-route', 'add-bridge', 'set-bridge-port', 'move-link', 'rename-link', 'add-vxlan']);
 
 /** Messages between the netlink runner and its worker thread. */
 export type ToWorker =

@@ -3,7 +3,7 @@ import t from 'tap';
 import { KernelError } from '../../../forwarder/dataplane/kernel-error.ts';
 import type { KernelOp } from '../../../forwarder/dataplane/kernel-op.ts';
 import { OVER_NETLINK } from '../../../forwarder/dataplane/netlink/protocol.ts';
-import { addAddress, addGre, addVeth, addVxlan, checkOp, deleteGroup, moveLink, replaceRoute, setBridgePort, setLink } from '../../../forwarder/dataplane/ops.ts';
+import { addAddress, addGre, addVeth, addVxlan, checkOp, deleteGroup, moveLink, renameLink, replaceRoute, setBridgePort, setLink } from '../../../forwarder/dataplane/ops.ts';
 import { configureEnd, createPair, deleteEnd } from '../../../forwarder/dataplane/veth.ts';
 import { IPContext } from '../../../proto/api.ts';
 
@@ -41,6 +41,7 @@ t.test('interface names follow Linux\'s rules, in every field that names an inte
       () => addVeth({ name: 'ok', peer: name, peerNetns: '/run/netns/x' }),
       () => setLink({ name: 'ok', master: name }),
       () => moveLink({ name: 'ok', netns: '/run/netns/x', newName: name }),
+      () => renameLink({ name: 'ok', newName: name }),
       () => addVxlan({ name: 'ok', vni: 1, local: '10.0.0.1', remote: '10.0.0.2', dstPort: 4789, underlay: name }),
     ]) {
       const err = refusal(make);
@@ -113,7 +114,7 @@ t.test('the ops of a veth connection, and which of them go over netlink', async 
   t.notOk(OVER_NETLINK.has('delete-group'), 'the bulk delete goes to ip');
   t.notOk(OVER_NETLINK.has('delete-link'), 'a deletion goes to ip');
   t.notOk(OVER_NETLINK.has('add-gre'), 'GRE goes to ip');
-  t.ok(['add-bridge', 'set-bridge-port', 'move-link', 'add-vxlan'].every((o) => OVER_NETLINK.has(o as KernelOp['op'])), 'bridges, ports, moves and VXLAN over netlink');
+  t.ok(['add-bridge', 'set-bridge-port', 'move-link', 'rename-link', 'add-vxlan'].every((o) => OVER_NETLINK.has(o as KernelOp['op'])), 'bridges, ports, moves, renames and VXLAN over netlink');
   t.ok(setBridgePort({ name: 'p', isolated: true, learning: false }) && addGre({ kind: 'gretap', name: 'g', local: 'fd00::1', remote: 'fd00::2', key: 7 }) && deleteGroup(0));
 });
 

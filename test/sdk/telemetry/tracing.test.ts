@@ -1,4 +1,6 @@
 import { statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
@@ -21,6 +23,35 @@ const tunnels = { underlay: { ip: '127.0.0.1', ifname: 'lo', mtu: 65536 }, vxlan
 
 t.test('tracing is off without the OTLP environment', async (t) => {
   t.equal(await startTracing('nsm-test', {}), undefined);
+});
+
+t.test('a collector that refuses the spans, or does not answer, loses the last spans but never the exit', async (t) => {
+  const silent = createServer(() => {}); // accepts, never answers
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const posted: string[] = [];
+  const refusing = createServer((req, res) => {
+    posted.push(`${req.method} ${req.url}`);
+    res.writeHead(400).end('not today');
+  });
+  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+    refusing.close();
+    useTracerProvider(undefined);
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  });
+  const portOf = (s: typeof silent) => (s.address() as AddressInfo).port;
+  for (const [what, port, said] of [['refusing', portOf(refusing), /Bad Request/], ['silent', portOf(silent), /did not take them within 300 ms/]] as const) {
+    const traces = await startTracing('nsm-test', { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    t.ok(traces, `${what}: tracing on`);
+    trace.getTracer('test').startSpan('unsent').end();
+    t.match(await traces!.shutdown(300), said, `${what}: shutdown says why the spans were lost`);
+    trace.disable();
+  }
+  t.same(posted, ['POST /v1/traces'], 'spans are posted under the OTLP endpoint\'s /v1/traces');
 });
 
 t.test('one Request is one trace: the client, both forwarders and the endpoint, each hop carried in gRPC metadata', async (t) => {

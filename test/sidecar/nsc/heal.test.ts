@@ -11,6 +11,8 @@ import { silentLogger } from '../../../sdk/log.ts';
 import { dialer, firstRequest, readConnection, requestWithRetry } from '../../../sidecar/nsc/client.ts';
 import { keepAlive } from '../../../sidecar/nsc/keep-alive.ts';
 import { KeptConnection } from '../../../sidecar/nsc/kept-connection.ts';
+import { NscMetrics } from '../../../sidecar/nsc/metrics.ts';
+import { value } from '../../fixtures/metrics.ts';
 import { within } from '../../fixtures/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nsm-heal-'));
@@ -102,10 +104,15 @@ t.test('keepAlive: refreshes before expiry, survives a forwarder restart without
     d.reset();
     await fwd.stop();
   });
-  const kept = new KeptConnection(url, 0);
-  const loop = keepAlive(kept, d, 'pod', join(dir, 'conns'), 500, silentLogger(), stop.signal);
+  let kept: KeptConnection[] = [];
+  const metrics = new NscMetrics(() => kept);
+  kept = [new KeptConnection(url, 0, undefined, { events: metrics.eventsOf(url.service) })];
+  const series = async (name: string) => value(await metrics.registry.metrics(), name);
+  const loop = keepAlive(kept[0], d, 'pod', join(dir, 'conns'), 500, silentLogger(), stop.signal);
 
   t.ok(await within(3000, () => fwd.requests.length >= 3), 'refreshed again and again (600 ms lifetime, refresh at a third)');
+  t.equal(await series('nsm_nsc_connections_up{service="svc"}'), 1, 'the connection is up');
+  t.equal(await series('nsm_nsc_last_failure_timestamp_seconds{service="svc"}'), undefined, 'nothing failed');
   t.same(fwd.requests[0].connection?.path?.pathSegments.map((s) => s.expires), [undefined], 'the first request is a fresh one');
   t.ok(fwd.requests.slice(1).every((r) => r.connection?.path?.pathSegments[0]?.expires !== undefined), 'later ones refresh the answered connection');
   t.equal((await readConnection(join(dir, 'conns'), 'nsm-1'))?.id, 'pod-0', 'the connection is written for applications');
@@ -121,6 +128,8 @@ t.test('keepAlive: refreshes before expiry, survives a forwarder restart without
   t.ok(await within(3000, () => fwd.requests.length > before + 1), 'and refreshed once more');
   t.equal(fwd.closes.length, 0, 'never closed for the outage, not even once the forwarder was back');
   t.ok(fwd.requests.slice(before).every((r) => r.connection?.path?.pathSegments[0]?.expires !== undefined), 'the same connection, refreshed');
+  t.ok((await series('nsm_nsc_last_failure_timestamp_seconds{service="svc"}'))! > 0, 'the refreshes the outage failed are failures');
+  t.equal(await series('nsm_nsc_heals_total{service="svc",cause="refresh-refused"}'), 0, 'but no heal: the connection was kept');
 
   // Refusals from a running forwarder: after three the connection is closed and requested anew.
   fwd.refuse = new NsmError('FAILED_PRECONDITION', 'the endpoint refused');
@@ -129,6 +138,10 @@ t.test('keepAlive: refreshes before expiry, survives a forwarder restart without
   const afterClose = fwd.requests.length;
   t.ok(await within(5000, () => fwd.requests.length > afterClose), 'requested again');
   t.ok(await within(3000, () => fwd.requests.slice(afterClose).some((r) => r.connection?.path?.pathSegments[0]?.expires === undefined)), 'as a fresh request');
+  t.ok(await within(3000, () => kept[0].up), 'connected again');
+  t.equal(await series('nsm_nsc_connections_up{service="svc"}'), 1, 'up again');
+  t.equal(await series('nsm_nsc_heals_total{service="svc",cause="refresh-refused"}'), 1, 'one heal, for the refusals');
+  t.equal(await series('nsm_nsc_heals_total{service="svc",cause="endpoint-not-found"}'), 0, 'and no other');
 
   stop.abort();
   await loop;

@@ -4,7 +4,7 @@ import { ipBatchLine, ipWords } from '../../../../forwarder/dataplane/ip/format.
 import { KernelError } from '../../../../forwarder/dataplane/kernel-error.ts';
 import type { KernelOp } from '../../../../forwarder/dataplane/kernel-op.ts';
 import {
-  addAddress, addBridge, addGre, addVeth, addVxlan, deleteGroup, deleteLink, moveLink, replaceRoute, setBridgePort, setLink,
+  addAddress, addBridge, addGre, addVeth, addVxlan, deleteGroup, deleteLink, moveLink, renameLink, replaceRoute, setBridgePort, setLink,
 } from '../../../../forwarder/dataplane/ops.ts';
 
 t.test('each op as the ip batch line that carries it out', async (t) => {
@@ -23,6 +23,7 @@ t.test('each op as the ip batch line that carries it out', async (t) => {
       'link set dev p1 type bridge_slave isolated on learning off flood on mcast_flood off bcast_flood on neigh_suppress on hairpin off'],
     [moveLink({ name: 'eth3', netns: '/proc/42/ns/net', newName: 'nsm-dev' }), 'link set dev eth3 netns /proc/42/ns/net name nsm-dev'],
     [moveLink({ name: 'eth3', netns: '/run/netns/pod' }), 'link set dev eth3 netns /run/netns/pod'],
+    [renameLink({ name: 'dev7', newName: 'radio0' }), 'link set dev dev7 name radio0'],
     [addVxlan({ name: 'nsm-1', netns: '/proc/42/ns/net', vni: 5, local: '10.0.0.1', remote: '10.0.0.2', dstPort: 4789, underlay: 'eth0' }),
       'link add name nsm-1 netns /proc/42/ns/net type vxlan id 5 local 10.0.0.1 remote 10.0.0.2 dstport 4789 dev eth0'],
     [addVxlan({ name: 'vx0', vni: 0, local: 'fd00::1', remote: 'fd00::2', dstPort: 4789 }), 'link add name vx0 type vxlan id 0 local fd00::1 remote fd00::2 dstport 4789'],

@@ -7,7 +7,7 @@ import { kernelRunner } from '../../../../forwarder/dataplane/netlink/runner.ts'
 import { NetlinkBackend } from '../../../../forwarder/dataplane/netlink/session.ts';
 import { NetlinkThread } from '../../../../forwarder/dataplane/netlink/thread.ts';
 import {
-  addAddress, addBridge, addGre, addVeth, addVxlan, deleteLink, moveLink, replaceRoute, setBridgePort, setLink,
+  addAddress, addBridge, addGre, addVeth, addVxlan, deleteLink, moveLink, renameLink, replaceRoute, setBridgePort, setLink,
 } from '../../../../forwarder/dataplane/ops.ts';
 import { BatchRunner, type Backend, type Netns } from '../../../../forwarder/dataplane/runner.ts';
 import { configureEnd, createPair, deleteEnd } from '../../../../forwarder/dataplane/veth.ts';
@@ -124,6 +124,9 @@ t.test('netlink runner against ip, in real namespaces', { skip, timeout: 90_000 
         addVeth({ name: 'pool0', peer: 'pool1', peerNetns: br.path }),
         moveLink({ name: 'pool0', netns: pod.path, newName: 'nsm-dev' }),
         moveLink({ name: 'pool1', netns: pod.path }),
+        addVeth({ name: 'dev9', peer: 'dev9-peer', peerNetns: br.path }),
+        renameLink({ name: 'dev9', newName: 'radio9' }),
+        setLink({ name: 'radio9', alias: 'renamed' }),
         addVxlan({ name: 'vx-pod', netns: pod.path, vni: 4242, local: '10.98.0.1', remote: '10.98.0.2', dstPort: 4789, underlay: 'ul0' }),
         addVxlan({ name: 'vx-here', vni: 4243, local: 'fd98::1', remote: 'fd98::2', dstPort: 4790 }),
       ]);
@@ -145,6 +148,8 @@ t.test('netlink runner against ip, in real namespaces', { skip, timeout: 90_000 
     t.notOk((port('p3')?.flags as string[] | undefined)?.includes('UP'), 'and down');
     t.match(port('vx-here'), { kind: 'vxlan', data: { id: 4243, port: 4790, local6: 'fd98::1', remote6: 'fd98::2' } });
     t.notOk(port('pool0') ?? port('pool1'), 'moved away');
+    t.match(port('radio9'), { ifalias: 'renamed' }, 'renamed, and the op after the rename finds it by its new name');
+    t.notOk(port('dev9'), 'no longer under its old name');
     const pod = state(np).links;
     t.match(pod.find((l) => l.ifname === 'nsm-dev'), { ifalias: 'nsm:moved' }, 'moved and renamed');
     t.ok(pod.some((l) => l.ifname === 'pool1'), 'moved under its own name');

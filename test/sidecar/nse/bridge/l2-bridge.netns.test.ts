@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { Connection, kernelMechanism, NetworkServiceRequest } from '../../../../proto/api.ts';
@@ -24,14 +24,17 @@ t.test('one bridge, three clients on one node', { skip, timeout: 180_000 }, asyn
   await waitFor('the forwarder socket', () => { try { return statSync(join(dir, 'nsm.sock')).isSocket(); } catch { return false; } });
   const bridgeEnv = {
     NSM_MODE: 'bridge', NSM_NAME: 'bridge', NSM_SERVICE_NAMES: 'l2', NSM_CIDR_PREFIX: '10.62.0.0/24', NSM_CONNECT_TO: sock,
-    NSM_LISTEN_ON: `unix://${join(dir, 'bridge.sock')}`, NSM_MAX_TOKEN_LIFETIME: '30s', NSM_LOG_LEVEL: 'info',
+    NSM_LISTEN_ON: `unix://${join(dir, 'bridge.sock')}`, NSM_MAX_TOKEN_LIFETIME: '5m', NSM_LOG_LEVEL: 'info',
   };
+  const registration = join(dir, 'registry/networkserviceendpoints/bridge.json');
+  // Waits for a registration written after the start, leaving any earlier one in place: a
+  // registration removed tells the forwarder the endpoint is gone.
   const startBridge = async () => {
-    rmSync(join(dir, 'registry/networkserviceendpoints/bridge.json'), { force: true });
+    const before = statSync(registration, { throwIfNoEntry: false })?.mtimeMs;
     const e = spawnNsm(t, ep, ['nse'], bridgeEnv);
     await waitFor('the bridge endpoint registration', () => {
       if (e.child.exitCode !== null) throw new Error(`the bridge endpoint exited: ${e.output()}`);
-      return isFile(join(dir, 'registry/networkserviceendpoints/bridge.json'));
+      return isFile(registration) && statSync(registration).mtimeMs !== before;
     }, 15_000);
     return e;
   };
@@ -77,8 +80,8 @@ t.test('one bridge, three clients on one node', { skip, timeout: 180_000 }, asyn
     const fdbOf = () => ip(['netns', 'exec', ep, 'bridge', 'fdb', 'show', 'br', 'nsm-br']);
     const fdb = () => fdbOf().split('\n').filter((l) => l.startsWith(mac)).length;
     t.ok(fdb() > 0, 'the bridge has learnt c2\'s MAC');
-    const run = spawnNsm(t, clients[1], ['nsc', 'run'], clientEnv('c2'));
-    await new Promise((r) => setTimeout(r, 1000));
+    const run = spawnNsm(t, clients[1], ['nsc', 'run'], { ...clientEnv('c2'), NSM_LOG_LEVEL: 'info' });
+    await waitFor('nsc run to adopt c2\'s connection', () => /adopting the connection/.test(run.output()), 10_000);
     t.equal(await stopNsm(run), 0, `nsc run closes on SIGTERM: ${run.output()}`);
     t.equal(link(clients[1], 'nsm-1'), undefined, 'c2 has no interface any more');
     t.equal(bridgePorts(ep).length, 2, 'the other two ports stay');
@@ -90,8 +93,10 @@ t.test('one bridge, three clients on one node', { skip, timeout: 180_000 }, asyn
     t.equal(interfaceOf(clients[1])?.address, '10.62.0.3', 'the released address goes to the next client');
   });
 
-  await t.test('a restarted endpoint re-adopts its bridge and ports instead of losing its clients', async (t) => {
-    t.equal(await stopNsm(endpoint), 0, 'the endpoint stops on SIGTERM');
+  // A crash, not a stop: an endpoint that stops unregisters, and the forwarder closes its connections.
+  await t.test('a crashed and restarted endpoint re-adopts its bridge and ports instead of losing its clients', async (t) => {
+    endpoint.child.kill('SIGKILL');
+    t.equal(await endpoint.exited, null, 'the endpoint crashes');
     t.equal(bridgePorts(ep).length, 3, 'the bridge and its ports stay while it is away');
     t.ok(pings(clients[0], '10.62.0.4').ok, 'clients still reach each other');
     endpoint = await startBridge();
