@@ -40,6 +40,19 @@ interface Row {
   note?: string;
 }
 
+/** A ping flow that has replied for a while: what an event is measured against. */
+async function steadyFlow(ns: string, peer: string): Promise<PingFlow> {
+  const flow = pingFlow(t, ns, peer);
+  await waitFor('pings', () => flow.replies.length > 10);
+  return flow;
+}
+
+/** The packets `row`'s event cost between `at` and `end`: lost, and the longest time without a reply. */
+function record(row: Row, flow: PingFlow, at: number, end: number): void {
+  row.lost.push(lostBetween(flow, at, end));
+  row.gap.push(longestGap(flow, at, end));
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const worst = (xs: number[]) => Math.max(...xs);
 const say = (line: string) => void process.stdout.write(`${line}\n`);
@@ -129,8 +142,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
 
   const restart: Row = { event: 'forwarder restart (same node)', expected: 'no packet lost; connections adopted', heal: [], lost: [], gap: [] };
   for (let i = 0; i < ROUNDS; i++) {
-    const flow = pingFlow(t, cl.ns, cl.peer());
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(cl.ns, cl.peer());
     const at = Date.now();
     await stopNsm(mesh.nodes[0].forwarder);
     const fwd = await mesh.startForwarder(0, { NSM_LOG_LEVEL: 'info' });
@@ -138,8 +150,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
     await sleep(500);
     const end = Date.now();
     await flow.stop();
-    restart.lost.push(lostBetween(flow, at, end));
-    restart.gap.push(longestGap(flow, at, end));
+    record(restart, flow, at, end);
   }
   rows.push(restart);
 
@@ -149,16 +160,14 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
     await sleep(IDLE_MS);
     const e = local.get(cl.endpoint())!;
     const before = { ifindex: link(cl.ns, 'nsm-1')?.ifindex, addresses: addresses(cl.ns, 'nsm-1') };
-    const flow = pingFlow(t, cl.ns, cl.peer());
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(cl.ns, cl.peer());
     const at = Date.now();
     await kill(e.proc);
     local.set(e.name, await start(e.name, 0, 'local', '10.91.0.0/29', e.ns));
     await sleep(1000);
     const end = Date.now();
     await flow.stop();
-    crash.lost.push(lostBetween(flow, at, end));
-    crash.gap.push(longestGap(flow, at, end));
+    record(crash, flow, at, end);
     if (cl.endpoint() === e.name && link(cl.ns, 'nsm-1')?.ifindex === before.ifindex && JSON.stringify(addresses(cl.ns, 'nsm-1')) === JSON.stringify(before.addresses)) kept++;
   }
   crash.note = `interface, addresses and endpoint kept in ${kept} of ${ROUNDS}`;
@@ -168,8 +177,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
   for (let i = 0; i < ROUNDS; i++) {
     await sleep(IDLE_MS);
     const e = local.get(cl.endpoint())!;
-    const flow = pingFlow(t, cl.ns, cl.peer());
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(cl.ns, cl.peer());
     const at = Date.now();
     await kill(e.proc);
     ip(['netns', 'del', e.ns]);
@@ -178,8 +186,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
     const first = await waitFor('a reply through the other endpoint', () => flow.firstReplyAfter(gone), 20_000);
     await flow.stop();
     deleted.heal.push(first.at - at);
-    deleted.lost.push(lostBetween(flow, at, first.at));
-    deleted.gap.push(longestGap(flow, at, first.at));
+    record(deleted, flow, at, first.at);
     await addLocal();
   }
   rows.push(deleted);
@@ -224,8 +231,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
   const peerRestart: Row = { event: 'remote forwarder (the endpoint\'s node) restarted', expected: 'no packet lost', heal: [], lost: [], gap: [] };
   for (let i = 0; i < ROUNDS; i++) {
     const node = remote.get(cr.endpoint())!.node;
-    const flow = pingFlow(t, cr.ns, cr.peer());
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(cr.ns, cr.peer());
     const at = Date.now();
     await stopNsm(mesh.nodes[node].forwarder);
     const fwd = await mesh.startForwarder(node, { NSM_LOG_LEVEL: 'info' });
@@ -233,8 +239,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
     await sleep(500);
     const end = Date.now();
     await flow.stop();
-    peerRestart.lost.push(lostBetween(flow, at, end));
-    peerRestart.gap.push(longestGap(flow, at, end));
+    record(peerRestart, flow, at, end);
   }
   rows.push(peerRestart);
 
@@ -242,8 +247,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
   for (let i = 0; i < ROUNDS; i++) {
     await sleep(IDLE_MS);
     const e = remote.get(cr.endpoint())!;
-    const flow = pingFlow(t, cr.ns, cr.peer());
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(cr.ns, cr.peer());
     const at = Date.now();
     await Promise.all([kill(mesh.nodes[e.node].forwarder), kill(e.proc)]);
     ip(['netns', 'del', e.ns]);
@@ -253,8 +257,7 @@ async function meshRows(rows: Row[], fresh: { local: number[]; remote: number[] 
     const first = await waitFor('a reply through another node', () => flow.firstReplyAfter(gone), 30_000);
     await flow.stop();
     nodeGone.heal.push(first.at - at);
-    nodeGone.lost.push(lostBetween(flow, at, first.at));
-    nodeGone.gap.push(longestGap(flow, at, first.at));
+    record(nodeGone, flow, at, first.at);
     const node = await mesh.addNode({ NSM_LOG_LEVEL: 'info' });
     const added = await start(`ep-r${node + 1}`, node, 'remote', '10.92.0.0/29');
     remote.set(added.name, added);
@@ -298,8 +301,7 @@ async function registryRow(rows: Row[]): Promise<void> {
   t.teardown(() => client.kill('SIGKILL'));
   const answers = createInterface({ input: client.stdout })[Symbol.asyncIterator]();
   for (let i = 0; i < ROUNDS; i++) {
-    const flow = pingFlow(t, c, peer);
-    await waitFor('pings', () => flow.replies.length > 10);
+    const flow = await steadyFlow(c, peer);
     const at = Date.now();
     await toggled('down');
     await sleep(4000); // more than a connection lifetime (3 s)
@@ -312,8 +314,7 @@ async function registryRow(rows: Row[]): Promise<void> {
     if (expires() > at + 3000) refreshed++;
     const end = Date.now();
     await flow.stop();
-    row.lost.push(lostBetween(flow, at, end));
-    row.gap.push(longestGap(flow, at, end));
+    record(row, flow, at, end);
     await toggled('up');
     await sleep(2000);
   }

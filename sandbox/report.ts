@@ -98,29 +98,27 @@ export function deviceRows(state: State): string[][] {
 export function pingMatrix(state: State): string[][] {
   return connections(state).map((r) => {
     const to = r.peer.split(',')[0]?.split('/')[0] ?? '';
-    const res = ping(r.netns, r.ifname, to, 3);
+    const res = ping(r.netns, r.ifname, to, ['-c', '3', '-W', '1']);
     const loss = /(\d+(?:\.\d+)?)% packet loss/.exec(res.stdout)?.[1] ?? '100';
     const rtt = /= [\d.]+\/([\d.]+)\//.exec(res.stdout)?.[1];
     return [r.pod, r.node, r.mechanism, `${r.ifname} -> ${to}`, res.ok ? 'ok' : 'FAIL', `${loss}% loss`, rtt ? `${rtt} ms` : '-'];
   });
 }
 
-function ping(netns: string, ifname: string, to: string, count: number) {
-  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', String(count), '-i', '0.2', '-W', '1', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
+/** `ping` from `netns` over `ifname`; `limit` is its own options (a count, or a deadline). */
+function ping(netns: string, ifname: string, to: string, limit: string[]) {
+  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', ...limit, '-i', '0.2', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
   return { ok: res.status === 0, stdout: res.stdout };
 }
 
-/** Pings until the first reply, for at most 3 s: a domain's links may still be joining, and the first packet waits for ARP. */
-function firstReply(netns: string, ifname: string, to: string) {
-  const res = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-w', '3', '-i', '0.2', '-I', ifname, to], { encoding: 'utf8', timeout: 10_000 });
-  return { ok: res.status === 0 };
-}
+/** Until the first reply, for at most 3 s: a domain's links may still be joining, and the first packet waits for ARP. */
+const FIRST_REPLY = ['-c', '1', '-w', '3'];
 
 /** Each client of a bridge service pings every other client of the same service (a bridge, or a domain of bridges). */
 export function bridgeMatrix(state: State): string[][] {
   const l2 = connections(state).filter((r) => r.bridge !== '');
   return l2.flatMap((a) => l2.filter((b) => b !== a && b.service === a.service).map((b) => {
     const to = b.address.split('/')[0];
-    return [a.service, a.pod, a.node, b.pod, b.node, to, firstReply(a.netns, a.ifname, to).ok ? 'ok' : 'FAIL'];
+    return [a.service, a.pod, a.node, b.pod, b.node, to, ping(a.netns, a.ifname, to, FIRST_REPLY).ok ? 'ok' : 'FAIL'];
   }));
 }
