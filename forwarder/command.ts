@@ -13,6 +13,7 @@ import { openRegistry } from './registry.ts';
 import { peeringFromEnv } from './remote/config.ts';
 import { startForwarder } from './server.ts';
 import { describeProblems, startupProblems } from './startup-checks.ts';
+import { stopSignal } from '../sdk/stop-signal.ts';
 
 export default defineCommand({
   summary: 'node agent: negotiates connections and programs the kernel (root, hostPID)',
@@ -43,6 +44,7 @@ export default defineCommand({
     NSM_LOG_LEVEL: logLevel(),
   },
   async run(config) {
+    const stopped = stopSignal();
     const problems = startupProblems();
     if (parseAddress(config.NSM_LISTEN_ON).kind !== 'unix') problems.push(`NSM_LISTEN_ON=${config.NSM_LISTEN_ON} is not a unix socket: the forwarder identifies the pods that call it by the kernel's peer credentials, which only a unix socket carries`);
     if (problems.length > 0) throw new NsmError('FAILED_PRECONDITION', describeProblems(problems));
@@ -75,10 +77,7 @@ export default defineCommand({
     });
     log.info({ listenOn: config.NSM_LISTEN_ON, registry: where, peerUrl: forwarder.peering?.url, tunnels: forwarder.peering?.supported.map((m) => m.type), metricsPort: forwarder.metrics?.port }, 'forwarder ready');
     process.on('SIGUSR2', () => log.info({ held: held(forwarder) }, 'state held'));
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    await stopped;
     // Connections stay in the kernel: a restarted forwarder adopts them.
     await forwarder.stop();
     await registry.close();

@@ -8,12 +8,14 @@ import { serverMinorVersion } from './kube-version.ts';
 import { createMetrics } from './metrics.ts';
 import { startNamespaceCache } from './namespace-cache.ts';
 import { startServer } from './server.ts';
+import { stopSignal } from '../sdk/stop-signal.ts';
 
 
 export default defineCommand({
   summary: 'mutating admission webhook that injects the NSM client into annotated pods',
   env: webhookEnv,
   run: async (env) => {
+    const stopped = stopSignal();
     const logger = createLogger('nsm-webhook', env.NSM_LOG_LEVEL);
     const kc = new KubeConfig();
     kc.loadFromDefault();
@@ -40,10 +42,7 @@ export default defineCommand({
       await namespaces.stop();
       throw err;
     });
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    const signal = await stopped;
     logger.info({ signal }, 'shutting down');
     await server.drain();
     await namespaces.stop();

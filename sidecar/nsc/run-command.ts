@@ -9,6 +9,7 @@ import { watchForwarder } from './forwarder-monitor.ts';
 import { keepAlive } from './keep-alive.ts';
 import { KeptConnection } from './kept-connection.ts';
 import { clientSetup } from './setup.ts';
+import { stopSignal } from '../../sdk/stop-signal.ts';
 
 export default defineCommand({
   summary: 'keep the pod\'s connections alive (refresh, heal) and close them on shutdown',
@@ -17,6 +18,7 @@ export default defineCommand({
     NSM_METRICS_LISTEN_ON: metricsAddress('plain-HTTP address of GET /metrics (Prometheus), e.g. :9093; a port of the pod\'s own network namespace; empty = no metrics'),
   },
   async run(config) {
+    const stopped = stopSignal();
     const { urls, name, log, dial: d, claims } = clientSetup(config, 'keep', 'nsc');
     const stop = new AbortController();
     let kept: KeptConnection[] = [];
@@ -37,10 +39,7 @@ export default defineCommand({
       ...kept.map((k) => keepAlive(k, d, name, config.NSM_CONNECTIONS_DIR, config.NSM_REQUEST_TIMEOUT, log, stop.signal)),
       watchForwarder(d, name, kept, log, stop.signal),
     ];
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    await stopped;
     stop.abort();
     await Promise.all(loops);
     await Promise.all(kept.map(async (k) => {

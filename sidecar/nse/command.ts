@@ -5,11 +5,13 @@ import { createLogger } from '../../sdk/log.ts';
 import { startEndpoint } from './endpoint.ts';
 import { ENDPOINTS_DIR, nseEnv } from './env.ts';
 import { MODES } from './modes.ts';
+import { stopSignal } from '../../sdk/stop-signal.ts';
 
 export default defineCommand({
   summary: 'network service endpoint sidecar (NSM_MODE: point-to-point IPAM, L2 bridge, external device, service-chain passthrough)',
   env: nseEnv,
   async run(config) {
+    const stopped = stopSignal();
     if (config.NSM_SERVICE_NAMES.length === 0) throw new NsmError('INVALID_ARGUMENT', 'NSM_SERVICE_NAMES: name at least one network service this endpoint provides');
     const name = config.NSM_NAME || hostname();
     const log = createLogger(`nse/${name}`, config.NSM_LOG_LEVEL);
@@ -29,10 +31,7 @@ export default defineCommand({
     const endpoint = await startEndpoint(options, mode, config.NSM_METRICS_LISTEN_ON || undefined);
     process.on('SIGUSR2', () => log.info({ held: endpoint.held() }, 'state held'));
     void endpoint.registered.then(() => log.info({ mode: config.NSM_MODE, services: config.NSM_SERVICE_NAMES, ...mode.describe, metricsPort: endpoint.metricsPort }, 'endpoint registered'));
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
-    });
+    await stopped;
     await endpoint.stop();
     log.info('endpoint unregistered and stopped');
     return 0;
