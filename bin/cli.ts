@@ -13,6 +13,9 @@ export const commands: ReadonlyArray<readonly [string, Loader]> = [
   ['forwarder', () => import('../forwarder/command.ts')],
   ['nsc init', () => import('../sidecar/nsc/init-command.ts')],
   ['nsc run', () => import('../sidecar/nsc/run-command.ts')],
+  ['nsc list', () => import('../sidecar/nsc/list-command.ts')],
+  ['nsc request', () => import('../sidecar/nsc/request-command.ts')],
+  ['nsc close', () => import('../sidecar/nsc/close-command.ts')],
   ['nse', () => import('../sidecar/nse/command.ts')],
   ['sandbox', () => import('../sandbox/command.ts')],
 ];

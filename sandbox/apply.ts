@@ -15,7 +15,8 @@ import { injectAsWebhook } from './webhook-injection.ts';
 import { deviceEnv } from './device-pools.ts';
 import { asManifest, containersOf, podsOf, type Container, type Manifest, type Pod } from './workload.ts';
 import { isObject } from '../webhook/json-patch.ts';
-import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type Proc, type State } from './state.ts';
+import { alive, forwarderSocket, ip, NETNS_PREFIX, NODE, paths, runNsm, startNsm, type Proc, type SandboxPod, type State } from './state.ts';
+import { downwardVolumesOf, projectDownwardVolumes } from './downward-volumes.ts';
 
 export { podsOf } from './workload.ts';
 
@@ -70,7 +71,7 @@ export function isClient(doc: Manifest): boolean {
 
 /**
  * Where the container's volume mounts live on this host: the nsm-socket hostPath is the sandbox
- * node's directory, an emptyDir or a ConfigMap is a directory of the pod. Longest mount path first.
+ * node's directory, an emptyDir, a ConfigMap or a downwardAPI volume is a directory of the pod. Longest mount path first.
  */
 function mountedDirs(pod: Pod, container: Container, node: string): Array<[string, string]> {
   const name = pod.metadata.name;
@@ -78,7 +79,7 @@ function mountedDirs(pod: Pod, container: Container, node: string): Array<[strin
   const out: Array<[string, string]> = [['/var/lib/networkservicemesh', paths.nodeDir(node)]];
   for (const m of container.volumeMounts ?? []) {
     const v = volumes.get(m.name);
-    if (v?.emptyDir || v?.configMap) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
+    if (v?.emptyDir || v?.configMap || v?.downwardAPI) out.push([m.mountPath, join(paths.pod(name), 'volumes', m.name)]);
   }
   return out.sort((a, b) => b[0].length - a[0].length);
 }
@@ -167,10 +168,14 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
   }
   const client = [...commands].find(([, args]) => args[0] === 'nsc')?.[0];
   const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
-  state.pods.push({ name, netns, node, labels: pod.metadata.labels ?? {}, ...(connectionsDir ? { connectionsDir } : {}) });
+  const meta = { name, namespace: pod.metadata.namespace ?? 'default', labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
+  const downward = downwardVolumesOf(pod, (v) => join(paths.pod(name), 'volumes', v));
+  const sandboxPod: SandboxPod = { name, netns, node, labels: meta.labels, namespace: meta.namespace, annotations: meta.annotations, downward, envs: {}, ...(connectionsDir ? { connectionsDir } : {}) };
+  state.pods.push(sandboxPod);
   mkdirSync(paths.pod(name), { recursive: true });
   save();
   projectConfigMaps(pod);
+  projectDownwardVolumes(meta, downward);
   for (const c of pod.spec.initContainers ?? []) {
     const args = commands.get(c);
     if (!args) {
@@ -189,6 +194,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
       continue;
     }
     const env = { ...containerEnv(pod, c, node), ...await deviceEnv(state, pod, c, node) };
+    sandboxPod.envs![c.name] = env;
     const proc = startNsm(netns, name, c.name, args, { ...baseEnv, ...env });
     state.procs.push(proc);
     started.push(proc);

@@ -10,6 +10,7 @@ import { bridgeMatrix, connections, pingMatrix, status, table } from './report.t
 import { loadState } from './state.ts';
 import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
 import { runKubelet } from './kubelet/process.ts';
+import { annotate, exec } from './pod-commands.ts';
 
 /** The examples the demo can run, each with the nodes, the devices outside the cluster and the device pools it needs. */
 const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[]; pools?: PoolSpec[] }> = {
@@ -98,7 +99,7 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
 
 export default defineCommand({
   summary: 'run the whole mesh on this Linux host: network namespaces as nodes and pods (root)',
-  usage: `up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|DIR|- | status | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
+  usage: `up [--nodes N] [--external NAME]... [--pool RESOURCE=COUNT]... | apply -f FILE|DIR|- | status | annotate POD KEY=VALUE|KEY-... [--overwrite] | exec POD [-c CONTAINER] -- COMMAND... | kill POD|node/NAME | restart POD|node/NAME | down | demo [EXAMPLE...] [--keep] (examples: ${Object.keys(DEMO_EXAMPLES).join(', ')})`,
   env: { NSM_LOG_LEVEL: logLevel() },
   async run(config, args) {
     const level = config.NSM_LOG_LEVEL;
@@ -108,11 +109,13 @@ export default defineCommand({
       case 'kubelet': return runKubelet(args[1] ?? '', level);
       case 'apply': await applyFiles(files(args.slice(1)), level, say); return 0;
       case 'status': return status(say) ? 0 : 1;
+      case 'annotate': annotate(args.slice(1), say); return 0;
+      case 'exec': return exec(args.slice(1));
       case 'kill': await kill(args[1], say); return 0;
       case 'restart': await restart(args[1], say); return 0;
       case 'down': await down(say); return 0;
       case 'demo': return demo(demoExamples(args.slice(1)), args.includes('--keep'), level);
-      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE|DIR, status, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
+      default: throw new NsmError('INVALID_ARGUMENT', `unknown sandbox action ${JSON.stringify(args[0] ?? '')}: use up [--nodes N] [--external NAME] [--pool RESOURCE=COUNT], apply -f FILE|DIR, status, annotate POD KEY=VALUE, exec POD -- COMMAND, kill POD|node/NAME, restart POD|node/NAME, down or demo [EXAMPLE...] [--keep]`);
     }
   },
 });

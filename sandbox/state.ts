@@ -50,12 +50,40 @@ export interface SandboxNode {
   ip: string;
 }
 
+/** A pod's metadata as its downward API volumes show it. */
+export interface PodMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** A downwardAPI volume of a pod: its directory here, and each file's field. */
+export interface DownwardVolume {
+  dir: string;
+  items: Array<{ path: string; fieldPath: string }>;
+}
+
+export interface SandboxPod {
+  name: string;
+  netns: string;
+  node?: string;
+  labels?: Record<string, string>;
+  /** Where the pod's client writes its connections, when it has one. */
+  connectionsDir?: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  /** Rewritten when the pod's metadata changes (`nsm sandbox annotate`). */
+  downward?: DownwardVolume[];
+  /** The env of its nsm containers, by container name (what `nsm sandbox exec` runs a command with). */
+  envs?: Record<string, Record<string, string>>;
+}
+
 export interface State {
   nodes?: SandboxNode[];
   /** Devices outside the cluster (`up --external NAME`): namespaces on the underlay, running no forwarder. */
   devices?: SandboxNode[];
-  /** `connectionsDir`: where the pod's client writes its connections, when it has one. */
-  pods: Array<{ name: string; netns: string; node?: string; labels?: Record<string, string>; connectionsDir?: string }>;
+  pods: SandboxPod[];
   procs: Proc[];
   /** Round-robin position for pods that name no node. */
   placed?: number;

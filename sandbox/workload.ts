@@ -34,7 +34,13 @@ export interface PodSpec {
   nodeName?: string;
   initContainers?: Container[];
   containers?: Container[];
-  volumes?: Array<{ name: string; emptyDir?: object; hostPath?: { path: string }; configMap?: { name: string; defaultMode?: number } }>;
+  volumes?: Array<{
+    name: string;
+    emptyDir?: object;
+    hostPath?: { path: string };
+    configMap?: { name: string; defaultMode?: number };
+    downwardAPI?: { items?: Array<{ path: string; fieldRef?: { fieldPath: string } }> };
+  }>;
   affinity?: { podAffinity?: AffinityTerms; podAntiAffinity?: AffinityTerms };
 }
 

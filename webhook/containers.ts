@@ -1,7 +1,9 @@
 import type { NsUrl } from '../proto/nsurl.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import type { JsonObject } from './json-patch.ts';
-import { CONNECTIONS_VOLUME, CSI_DRIVER, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
+import { posix } from 'node:path';
+import { parseAddress } from '../sdk/grpc/address.ts';
+import { ANNOTATIONS_FILE, CLIENT_API_VOLUME, CONNECTIONS_VOLUME, CSI_DRIVER, PODINFO_DIR, PODINFO_VOLUME, SOCKET_DIR, SOCKET_VOLUME } from './keys.ts';
 import { dns1123Label, imageBaseName, uniqueName } from './names.ts';
 import type { PsaLevel } from './psa.ts';
 
@@ -13,7 +15,8 @@ export interface InjectedParts {
   volumes: JsonObject[];
   /**
    * Mounted into every application container that does not already mount the path: the
-   * connections directory, and for memif services the socket directory the memif sockets are in.
+   * connections directory, the client API's directory, and for memif services the socket
+   * directory the memif sockets are in.
    */
   appMounts: JsonObject[];
 }
@@ -70,6 +73,8 @@ function initName(image: string): string {
 export interface PartNames {
   socketVolume: string;
   connectionsVolume: string;
+  podinfoVolume: string;
+  clientApiVolume: string;
   init: string;
   sidecar: string;
 }
@@ -80,8 +85,39 @@ export function partNames(input: Pick<PartsInput, 'config' | 'takenContainerName
   return {
     socketVolume: uniqueName(SOCKET_VOLUME, input.takenVolumeNames),
     connectionsVolume: uniqueName(CONNECTIONS_VOLUME, input.takenVolumeNames),
+    podinfoVolume: uniqueName(PODINFO_VOLUME, input.takenVolumeNames),
+    clientApiVolume: uniqueName(CLIENT_API_VOLUME, input.takenVolumeNames),
     init: uniqueName(initName(config.initImage), input.takenContainerNames),
     sidecar: uniqueName(imageBaseName(config.sidecarImage), input.takenContainerNames),
+  };
+}
+
+/** The directory of the client API's socket, a volume the sidecar shares with the application containers; '' when there is no client API. */
+export function clientApiDir(config: InjectionConfig): string {
+  if (config.clientApi === '') return '';
+  const a = parseAddress(config.clientApi);
+  return a.kind === 'unix' ? posix.dirname(a.path) : '';
+}
+
+/**
+ * What only the sidecar (nsm nsc run) gets: the pod's annotations, which the kubelet rewrites
+ * when they change (NSM_POD_ANNOTATIONS), the annotation it follows, the pod's namespace (for the
+ * Events it reports) and the client API's socket.
+ */
+function sidecarOwn(config: InjectionConfig, names: PartNames): { env: JsonObject[]; mounts: JsonObject[] } {
+  const apiDir = clientApiDir(config);
+  return {
+    env: [
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
+      { name: 'NSM_POD_ANNOTATIONS', value: posix.join(PODINFO_DIR, ANNOTATIONS_FILE) },
+      { name: 'NSM_ANNOTATION', value: config.annotation },
+      { name: 'NSM_CLIENT_API', value: config.clientApi },
+      ...(config.sidecarMetricsListenOn ? [{ name: 'NSM_METRICS_LISTEN_ON', value: config.sidecarMetricsListenOn }] : []),
+    ],
+    mounts: [
+      { name: names.podinfoVolume, mountPath: PODINFO_DIR, readOnly: true },
+      ...(apiDir ? [{ name: names.clientApiVolume, mountPath: apiDir }] : []),
+    ],
   };
 }
 
@@ -91,7 +127,7 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
     { name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true },
     { name: names.connectionsVolume, mountPath: config.connectionsDir },
   ];
-  const container = (name: string, image: string, args: string[], extra: { devices?: Record<string, string>; env?: JsonObject[] } = {}): JsonObject => ({
+  const container = (name: string, image: string, args: string[], extra: { devices?: Record<string, string>; env?: JsonObject[]; mounts?: JsonObject[] } = {}): JsonObject => ({
     name,
     image,
     imagePullPolicy: config.pullPolicy,
@@ -102,13 +138,11 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
       limits: { ...config.resources.limits, ...extra.devices },
       requests: { ...config.resources.requests, ...extra.devices },
     },
-    volumeMounts: mounts.map((m) => ({ ...m })),
+    volumeMounts: [...mounts, ...extra.mounts ?? []].map((m) => ({ ...m })),
     ...(psa === 'restricted' ? { securityContext: structuredClone(RESTRICTED_SECURITY_CONTEXT) } : {}),
   });
   const init = container(names.init, config.initImage, ['nsc', 'init'], { devices: sriovResources(input.urls) });
-  // Only nsc run serves metrics: nsc init has no such setting.
-  const metrics = config.sidecarMetricsListenOn ? [{ name: 'NSM_METRICS_LISTEN_ON', value: config.sidecarMetricsListenOn }] : [];
-  const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run'], { env: metrics });
+  const sidecar = container(names.sidecar, config.sidecarImage, ['nsc', 'run'], sidecarOwn(config, names));
   if (native) sidecar.restartPolicy = 'Always';
   const socket =
     psa === 'privileged'
@@ -117,9 +151,15 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
   return {
     initContainers: native ? [init, sidecar] : [init],
     containers: native ? [] : [sidecar],
-    volumes: [socket, { name: names.connectionsVolume, emptyDir: {} }],
+    volumes: [
+      socket,
+      { name: names.connectionsVolume, emptyDir: {} },
+      { name: names.podinfoVolume, downwardAPI: { items: [{ path: ANNOTATIONS_FILE, fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.annotations' } }] } },
+      ...(clientApiDir(config) ? [{ name: names.clientApiVolume, emptyDir: {} }] : []),
+    ],
     appMounts: [
       { name: names.connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
+      ...(clientApiDir(config) ? [{ name: names.clientApiVolume, mountPath: clientApiDir(config), readOnly: true }] : []),
       ...(input.urls.some((u) => u.mechanism === 'memif') ? [{ name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true }] : []),
     ],
   };

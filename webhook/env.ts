@@ -1,9 +1,9 @@
 import { address, bool, duration, int, labels, logLevel, metricsAddress, oneOf, str } from '../sdk/config/index.ts';
 import type { Var } from '../sdk/config/types.ts';
-import { DEFAULT_FORWARDER_SOCKET } from '../sidecar/nsc/env.ts';
+import { clientApiAddress, DEFAULT_CLIENT_API, DEFAULT_FORWARDER_SOCKET } from '../sidecar/nsc/env.ts';
 
 /** Env names the injected containers own; NSM_ENVS may not set them. */
-export const RESERVED_ENV = ['POD_NAME', 'NSM_NETWORK_SERVICES', 'NSM_NAME', 'NSM_CONNECT_TO', 'NSM_CONNECTIONS_DIR', 'NSM_METRICS_LISTEN_ON'] as const;
+export const RESERVED_ENV = ['POD_NAME', 'NSM_NETWORK_SERVICES', 'NSM_NAME', 'NSM_CONNECT_TO', 'NSM_CONNECTIONS_DIR', 'NSM_METRICS_LISTEN_ON', 'POD_NAMESPACE', 'NSM_POD_ANNOTATIONS', 'NSM_ANNOTATION', 'NSM_CLIENT_API'] as const;
 
 /** `K=V,K2=V2`, split on the first `=` so values may contain `=`. */
 export function parseEnvList(raw: string): Array<[string, string]> {
@@ -13,7 +13,7 @@ export function parseEnvList(raw: string): Array<[string, string]> {
     if (eq <= 0) throw new Error(`${JSON.stringify(item)} must be written NAME=value`);
     const name = item.slice(0, eq).trim();
     if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) throw new Error(`${JSON.stringify(name)} is not a valid environment variable name`);
-    if ((RESERVED_ENV as readonly string[]).includes(name)) throw new Error(`${name} is set by the webhook itself (NSM_CONNECT_TO and NSM_CONNECTIONS_DIR have their own webhook variables; the sidecar's NSM_METRICS_LISTEN_ON is NSM_SIDECAR_METRICS_LISTEN_ON)`);
+    if ((RESERVED_ENV as readonly string[]).includes(name)) throw new Error(`${name} is set by the webhook itself (NSM_CONNECT_TO and NSM_CONNECTIONS_DIR have their own webhook variables; the sidecar's NSM_METRICS_LISTEN_ON is NSM_SIDECAR_METRICS_LISTEN_ON, its NSM_CLIENT_API NSM_SIDECAR_CLIENT_API, and its NSM_ANNOTATION is the webhook's own)`);
     if (out.some(([n]) => n === name)) throw new Error(`${name} is given twice`);
     out.push([name, item.slice(eq + 1)]);
   }
@@ -47,6 +47,7 @@ export const injectionEnv = {
   NSM_CONNECT_TO: address(DEFAULT_FORWARDER_SOCKET, 'forwarder socket address given to the injected client'),
   NSM_CONNECTIONS_DIR: str('/var/run/nsm/connections', 'where the client writes connections; mounted read-only into app containers'),
   NSM_SIDECAR_METRICS_LISTEN_ON: metricsAddress('NSM_METRICS_LISTEN_ON of the injected sidecar (nsm nsc run), e.g. :9093, a port in every injected pod\'s network namespace; empty = the sidecar serves no metrics'),
+  NSM_SIDECAR_CLIENT_API: clientApiAddress(DEFAULT_CLIENT_API, 'NSM_CLIENT_API of the injected sidecar: the unix socket, in a volume shared with the pod\'s containers, where applications request network services; empty = none'),
   NSM_ENVS: envList('extra env for the injected containers, comma-separated NAME=value'),
   NSM_LABELS: labels('', 'labels added to injected pods, comma-separated key=value (existing pod labels win)'),
 };

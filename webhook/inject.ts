@@ -1,5 +1,5 @@
 import { NsUrlError, parseNsUrlList, type NsUrl } from '../proto/nsurl.ts';
-import { partNames, serializedParts } from './containers.ts';
+import { clientApiDir, partNames, serializedParts } from './containers.ts';
 import type { InjectionConfig } from './injection-config.ts';
 import { deepFreeze, isObject, PatchBuilder, valueAt, type AddOperation, type JsonObject } from './json-patch.ts';
 import { NATIVE_SIDECAR_ANNOTATION, SOCKET_DIR, STATUS_ANNOTATION } from './keys.ts';
@@ -183,8 +183,9 @@ function build(
  *   volumeMounts, spec.volumes, metadata, metadata.labels and metadata.annotations. Everything along
  *   `at` is an object, since the pod was found there (the cache is not used otherwise);
  * - the paths hold `at` and the app containers' indices (their number is in the fingerprint);
- * - the volumeMounts added to an app container are those whose mountPath (the connections directory
- *   or the socket directory) it does not mount yet: one flag per path and container;
+ * - the volumeMounts added to an app container are those whose mountPath (the connections directory,
+ *   the socket directory or the client API's directory) it does not mount yet: one flag per path
+ *   and container;
  * - the labels added are the configured ones the pod does not have: one flag per configured key;
  * - the status annotation is made of the picked names.
  * Nothing else of the pod is read, so nothing else can change the operations. Only decisions whose
@@ -210,6 +211,7 @@ function fingerprint(
   const spec = pod.spec;
   if (!isObject(spec)) return `${key}|no-spec`;
   const containers = spec.containers;
+  const apiDir = clientApiDir(config);
   key += Array.isArray(spec.initContainers) ? '|I' : '|-';
   key += Array.isArray(spec.volumes) ? '|V' : '|-';
   if (Array.isArray(containers)) {
@@ -229,6 +231,7 @@ function fingerprint(
         if (!isObject(m)) continue;
         if (m.mountPath === config.connectionsDir) flags |= 1;
         if (m.mountPath === SOCKET_DIR) flags |= 2;
+        if (apiDir !== '' && m.mountPath === apiDir) flags |= 4;
       }
       key += String(flags);
     }
@@ -238,7 +241,7 @@ function fingerprint(
   // The names the parts take, not those the pod has: a pod's own names (the service account token
   // volume has a random suffix) matter only through the names they leave for ours.
   const picked = partNames({ config, ...takenNames(spec) });
-  for (const name of [picked.init, picked.sidecar, picked.socketVolume, picked.connectionsVolume]) key += `|${name.length}:${name}`;
+  for (const name of [picked.init, picked.sidecar, picked.socketVolume, picked.connectionsVolume, picked.podinfoVolume, picked.clientApiVolume]) key += `|${name.length}:${name}`;
   return key;
 }
 

@@ -16,6 +16,8 @@ export interface InjectionConfig {
   connectionsDir: string;
   /** NSM_METRICS_LISTEN_ON of the sidecar (nsc run only); '' = none. */
   sidecarMetricsListenOn: string;
+  /** NSM_CLIENT_API of the sidecar: the unix socket applications of the pod request services on; '' = none. */
+  clientApi: string;
   envs: ReadonlyArray<readonly [string, string]>;
   labels: Readonly<Record<string, string>>;
 }
@@ -34,6 +36,7 @@ export function injectionConfigFromEnv(env: ConfigOf<typeof injectionEnv>, nativ
     connectTo: env.NSM_CONNECT_TO,
     connectionsDir: env.NSM_CONNECTIONS_DIR,
     sidecarMetricsListenOn: env.NSM_SIDECAR_METRICS_LISTEN_ON,
+    clientApi: env.NSM_SIDECAR_CLIENT_API,
     envs: env.NSM_ENVS,
     labels: env.NSM_LABELS,
   };

@@ -7,5 +7,10 @@ export const PSA_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
 
 export const SOCKET_VOLUME = 'nsm-socket';
 export const CONNECTIONS_VOLUME = 'nsm-connections';
+export const PODINFO_VOLUME = 'nsm-podinfo';
+export const CLIENT_API_VOLUME = 'nsm-client-api';
+/** Where the sidecar reads the pod's own annotations (a downward API volume). */
+export const PODINFO_DIR = '/etc/nsm/podinfo';
+export const ANNOTATIONS_FILE = 'annotations';
 export const SOCKET_DIR = '/var/lib/networkservicemesh';
 export const CSI_DRIVER = 'csi.networkservicemesh.io';

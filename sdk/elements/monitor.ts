@@ -46,6 +46,8 @@ export interface Monitor extends Element {
    * DELETE.
    */
   closing(id: string): void;
+  /** Keeps `conn` as it is now and tells the streams with an UPDATE (for connections this process makes rather than serves). */
+  update(conn: Connection): void;
   /** Ends every open stream (the server is shutting down: its callers open them again elsewhere or later). */
   endStreams(): void;
 }
@@ -99,6 +101,10 @@ export function monitor(options: MonitorOptions = {}): Monitor {
       connections.set(id, down);
       emit(ConnectionEventType.UPDATE, down);
       return true;
+    },
+    update(conn) {
+      connections.set(conn.id, conn);
+      emit(ConnectionEventType.UPDATE, conn);
     },
     endStreams() {
       for (const call of [...streams]) call.end();

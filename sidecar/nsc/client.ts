@@ -10,9 +10,18 @@ import { clientPreferences, requestLabels } from './preferences.ts';
 
 export const connectionId = (name: string, index: number) => `${name}-${index}`;
 
-/** The first Request for entry `index` of NSM_NETWORK_SERVICES, as upstream's client builds it (with the device-pool token it claims, if any). */
-export function firstRequest(url: NsUrl, index: number, name: string, token?: string): NetworkServiceRequest {
-  const id = connectionId(name, index);
+/**
+ * The id of the pod's connection on interface `ifname`, the same for as long as the interface
+ * lives: `<name>-<i>` for the i-th URL the pod was created with (the id nsc init gave it), and
+ * `<name>-<ifname>` for an interface asked for later (an edited annotation, an application).
+ */
+export function interfaceConnectionId(name: string, createdWith: readonly NsUrl[], ifname: string): string {
+  const i = createdWith.findIndex((u) => u.ifname === ifname);
+  return i >= 0 ? connectionId(name, i) : `${name}-${ifname}`;
+}
+
+/** The first Request of a connection, as upstream's client builds it (with the device-pool token it claims, if any). */
+export function firstRequest(url: NsUrl, id: string, name: string, token?: string): NetworkServiceRequest {
   return {
     connection: Connection.fromPartial({
       id,

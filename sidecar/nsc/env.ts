@@ -1,6 +1,15 @@
 import { address, duration, logLevel, str } from '../../sdk/config/index.ts';
+import type { Var } from '../../sdk/config/types.ts';
+import { parseAddress } from '../../sdk/grpc/address.ts';
 
 export const DEFAULT_FORWARDER_SOCKET = 'unix:///var/lib/networkservicemesh/nsm.io.sock';
+export const DEFAULT_CLIENT_API = 'unix:///var/run/nsm/nsc.sock';
+
+/** A unix socket address, or '' for none: the client API is for the pod's own processes, never the network. */
+export const clientApiAddress = (def: string, description: string): Var<string> =>
+  str(def, description, (s) => {
+    if (s && parseAddress(s).kind !== 'unix') throw new Error('the client API is served on a unix socket in a volume of the pod; expected unix:///var/run/nsm/nsc.sock');
+  });
 
 /** Shared by `nsm nsc init` and `nsm nsc run`, with upstream names and meanings. */
 export const nscEnv = {

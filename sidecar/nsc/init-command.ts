@@ -1,7 +1,7 @@
 import { MechanismType } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError, toNsmError } from '../../sdk/errors.ts';
-import { firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
+import { connectionId, firstRequest, requestWithRetry, waitInterfaceUp, writeConnection } from './client.ts';
 import { nscEnv } from './env.ts';
 import { clientSetup } from './setup.ts';
 
@@ -16,7 +16,7 @@ export default defineCommand({
     const results = await Promise.all(urls.map(async (url, i) => {
       const shown = `${url.mechanism}://${url.service}/${url.ifname}`;
       try {
-        const conn = await requestWithRetry(d, () => firstRequest(url, i, name, claims.tokens.get(i)), {
+        const conn = await requestWithRetry(d, () => firstRequest(url, connectionId(name, i), name, claims.tokens.get(i)), {
           requestTimeoutMs: config.NSM_REQUEST_TIMEOUT,
           deadline,
           onFailure: (e, attempt) => log.warn({ service: url.service, attempt, code: e.code, err: e.message }, 'request failed; retrying'),

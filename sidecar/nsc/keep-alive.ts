@@ -2,7 +2,7 @@ import type { Connection } from '../../proto/api.ts';
 import { toNsmError, type NsmError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/log.ts';
 import { retry, type Attempt, type Failure } from '../../sdk/retry.ts';
-import { connectionId, firstRequest, msUntilExpiry, refreshRequest, requestOnce, writeConnection, type Dialer } from './client.ts';
+import { firstRequest, msUntilExpiry, refreshRequest, requestOnce, writeConnection, type Dialer } from './client.ts';
 import { wakeOnRegistration } from './endpoint-watch.ts';
 import type { KeptConnection } from './kept-connection.ts';
 
@@ -26,7 +26,7 @@ const seconds = (ms: number | undefined) => (ms === undefined ? undefined : `${(
  * as soon as one registers. Every answer is written to the connection file.
  */
 export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir: string, requestTimeoutMs: number, log: Logger, signal: AbortSignal): Promise<void> {
-  const id = connectionId(name, k.index);
+  const id = k.id;
   let waitingForEndpoint: AbortController | undefined;
   const stopWaiting = () => {
     waitingForEndpoint?.abort();
@@ -49,7 +49,7 @@ export async function keepAlive(k: KeptConnection, d: Dialer, name: string, dir:
       a.reset();
     }
     const current = k.conn;
-    const conn = await requestOnce(d, current ? refreshRequest(current, k.url, k.token) : firstRequest(k.url, k.index, name, k.token), requestTimeoutMs, k.attemptSignal(signal));
+    const conn = await requestOnce(d, current ? refreshRequest(current, k.url, k.token) : firstRequest(k.url, k.id, name, k.token), requestTimeoutMs, k.attemptSignal(signal));
     stopWaiting();
     k.answered(conn);
     await writeConnection(dir, k.url.ifname, conn);

@@ -23,14 +23,21 @@ export interface KeptEvents {
   healing(cause: HealCause): void;
   /** A Request or refresh of it failed. */
   failed(): void;
+  /** The forwarder answered a Request or refresh of it. */
+  answered?(conn: Connection): void;
 }
 
 const UNOBSERVED: KeptEvents = { healing() {}, failed() {} };
 
+/** Who asked for a connection: the pod's annotation (NSM_NETWORK_SERVICES, then the annotation file) or an application of the pod, through the client API. */
+export type Origin = 'annotation' | 'application';
+
 /** One connection `nsm nsc run` keeps alive, and what the events about it asked for. */
 export class KeptConnection {
   readonly url: NsUrl;
-  readonly index: number;
+  /** The connection id: stable per interface name (client.ts, `interfaceConnectionId`). */
+  readonly id: string;
+  readonly origin: Origin;
   readonly events: KeptEvents;
   conn: Connection | undefined;
   /** The device-pool token the URL claims, if it names a resource. */
@@ -41,9 +48,10 @@ export class KeptConnection {
   #attempt: AbortController | undefined;
   #healing = false;
 
-  constructor(url: NsUrl, index: number, conn?: Connection, extra: { token?: string; events?: KeptEvents } = {}) {
+  constructor(url: NsUrl, id: string, conn?: Connection, extra: { token?: string; events?: KeptEvents; origin?: Origin } = {}) {
     this.url = url;
-    this.index = index;
+    this.id = id;
+    this.origin = extra.origin ?? 'annotation';
     this.conn = conn;
     this.token = extra.token;
     this.events = extra.events ?? UNOBSERVED;
@@ -84,6 +92,7 @@ export class KeptConnection {
   answered(conn: Connection): void {
     this.conn = conn;
     this.#healing = false;
+    this.events.answered?.(conn);
   }
 
   /** The signal of the next attempt: aborted with `signal`, or by a reselect asked for meanwhile. */

@@ -18,10 +18,11 @@ export interface ClientSetup {
 }
 
 /** What `nsc init` and `nsc run` both start from: the services, the client name, a logger and a dialer. */
-export function clientSetup(config: ConfigOf<typeof nscEnv>, verb: string, logName: string): ClientSetup {
+/** `allowNone`: start without services (nsc run that follows the annotation or serves applications). */
+export function clientSetup(config: ConfigOf<typeof nscEnv>, verb: string, logName: string, allowNone = false): ClientSetup {
   const urls = parseNsUrlList(config.NSM_NETWORK_SERVICES);
   urls.forEach(checkMechanismOptions);
-  if (urls.length === 0) throw new NsmError('INVALID_ARGUMENT', `NSM_NETWORK_SERVICES: no network service to ${verb} (example: kernel://my-service/nsm-1)`);
+  if (urls.length === 0 && !allowNone) throw new NsmError('INVALID_ARGUMENT', `NSM_NETWORK_SERVICES: no network service to ${verb} (example: kernel://my-service/nsm-1)`);
   const name = config.NSM_NAME || hostname();
   return { urls, name, log: createLogger(`${logName}/${name}`, config.NSM_LOG_LEVEL), dial: dialer(config.NSM_CONNECT_TO, config.NSM_DIAL_TIMEOUT), claims: claimTokens(urls) };
 }

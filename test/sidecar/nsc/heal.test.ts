@@ -63,7 +63,7 @@ t.test('requestWithRetry: refusals are retried with backoff until one is accepte
   const d = dialer(fwd.address, 1000);
   t.teardown(() => d.reset());
   const failures: string[] = [];
-  const conn = await requestWithRetry(d, () => firstRequest(url, 0, 'pod'), {
+  const conn = await requestWithRetry(d, () => firstRequest(url, 'pod-0', 'pod'), {
     requestTimeoutMs: 1000, deadline: Date.now() + 10_000, onFailure: (e, attempt) => failures.push(`${attempt}:${e.code}`),
   });
   t.equal(conn.id, 'pod-0');
@@ -79,7 +79,7 @@ t.test('requestWithRetry: at the deadline the most telling failure is reported, 
   fwd.refuse = new NsmError('NOT_FOUND', 'no endpoint of network service svc is registered');
   const d = dialer(fwd.address, 1000);
   t.teardown(() => d.reset());
-  const err = await requestWithRetry(d, () => firstRequest(url, 0, 'pod'), { requestTimeoutMs: 500, deadline: Date.now() + 1200 }).catch((e: unknown) => e);
+  const err = await requestWithRetry(d, () => firstRequest(url, 'pod-0', 'pod'), { requestTimeoutMs: 500, deadline: Date.now() + 1200 }).catch((e: unknown) => e);
   t.ok(err instanceof NsmError && err.code === 'NOT_FOUND', String(err));
   t.match(String(err), /no endpoint of network service svc is registered \(after \d+ attempts\)/);
 });
@@ -90,7 +90,7 @@ t.test('requestWithRetry: a forwarder that comes up late is dialled again and an
   setTimeout(() => void fwd.start(), 600);
   const d = dialer(fwd.address, 300);
   t.teardown(() => d.reset());
-  const conn = await requestWithRetry(d, () => firstRequest(url, 0, 'pod'), { requestTimeoutMs: 500, deadline: Date.now() + 10_000 });
+  const conn = await requestWithRetry(d, () => firstRequest(url, 'pod-0', 'pod'), { requestTimeoutMs: 500, deadline: Date.now() + 10_000 });
   t.equal(conn.id, 'pod-0');
 });
 
@@ -106,7 +106,7 @@ t.test('keepAlive: refreshes before expiry, survives a forwarder restart without
   });
   let kept: KeptConnection[] = [];
   const metrics = new NscMetrics(() => kept);
-  kept = [new KeptConnection(url, 0, undefined, { events: metrics.eventsOf(url.service) })];
+  kept = [new KeptConnection(url, 'pod-0', undefined, { events: metrics.eventsOf(url.service) })];
   const series = async (name: string) => value(await metrics.registry.metrics(), name);
   const loop = keepAlive(kept[0], d, 'pod', join(dir, 'conns'), 500, silentLogger(), stop.signal);
 

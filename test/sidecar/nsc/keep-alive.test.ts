@@ -69,7 +69,7 @@ function client(t: Test, address: string) {
   const stop = new AbortController();
   const lines: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-  const kept = new KeptConnection(url, 0);
+  const kept = new KeptConnection(url, 'pod-0');
   const conns = join(dir, `conns-${sockets}`);
   const loops = [keepAlive(kept, d, 'pod', conns, 500, log, stop.signal), watchForwarder(d, 'pod', [kept], log, stop.signal)];
   t.teardown(async () => {

@@ -25,7 +25,7 @@ t.test('memif://...?fallback=kernel offers MEMIF, then KERNEL', async (t) => {
 t.test('fallback is an option of memif URLs, not a label; on kernel URLs it stays a label', async (t) => {
   t.same(requestLabels(parseNsUrl('memif://svc/mem-1?fallback=kernel&app=x')), { app: 'x' });
   t.same(requestLabels(parseNsUrl('kernel://svc/nsm-1?fallback=kernel')), { fallback: 'kernel' });
-  t.same(firstRequest(parseNsUrl('memif://svc/mem-1?fallback=kernel&app=x'), 0, 'pod').connection?.labels, { app: 'x', podName: 'pod' });
+  t.same(firstRequest(parseNsUrl('memif://svc/mem-1?fallback=kernel&app=x'), 'pod-0', 'pod').connection?.labels, { app: 'x', podName: 'pod' });
 });
 
 t.test('an unknown fallback is refused before any request', async (t) => {

@@ -25,10 +25,10 @@ t.test('a URL without a token to claim says what to put in resources.limits', as
 
 t.test('the token goes on every mechanism the client offers, as tokenID; the label stays a connection label', async (t) => {
   const [kernel, memif] = urls('kernel://radio/nsm-1?sriovToken=nsm.example.com/radio,memif://radio/mem-1?sriovToken=nsm.example.com/radio&fallback=kernel');
-  const req = firstRequest(kernel, 0, 'pod', 'sriov-a');
+  const req = firstRequest(kernel, 'pod-0', 'pod', 'sriov-a');
   t.same(req.mechanismPreferences.map((m) => m.parameters.tokenID), ['sriov-a']);
   t.equal(req.connection?.labels.sriovToken, 'nsm.example.com/radio');
-  t.same(firstRequest(memif, 1, 'pod', 'sriov-b').mechanismPreferences.map((m) => [m.type, m.parameters.tokenID]), [['MEMIF', 'sriov-b'], ['KERNEL', 'sriov-b']]);
+  t.same(firstRequest(memif, 'pod-1', 'pod', 'sriov-b').mechanismPreferences.map((m) => [m.type, m.parameters.tokenID]), [['MEMIF', 'sriov-b'], ['KERNEL', 'sriov-b']]);
   t.same(refreshRequest(req.connection!, kernel, 'sriov-a').mechanismPreferences.map((m) => m.parameters.tokenID), ['sriov-a'], 'refreshes carry it too');
-  t.notOk('tokenID' in firstRequest(kernel, 0, 'pod').mechanismPreferences[0].parameters, 'no token, no parameter');
+  t.notOk('tokenID' in firstRequest(kernel, 'pod-0', 'pod').mechanismPreferences[0].parameters, 'no token, no parameter');
 });
