@@ -150,6 +150,24 @@ export interface ApplyResult {
   skipped: string[];
 }
 
+/**
+ * Records a pod in the state (its client's connections directory, its metadata, its downward API
+ * volumes), saved before its volumes are written as the kubelet would (so `down` finds it if that fails).
+ */
+function recordPod(state: State, pod: Pod, netns: string, node: string, client: Container | undefined, save: () => void): SandboxPod {
+  const name = pod.metadata.name;
+  const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
+  const meta = { name, namespace: pod.metadata.namespace ?? 'default', labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
+  const downward = downwardVolumesOf(pod, (v) => join(paths.pod(name), 'volumes', v));
+  const recorded: SandboxPod = { name, netns, node, labels: meta.labels, namespace: meta.namespace, annotations: meta.annotations, downward, envs: {}, ...(connectionsDir ? { connectionsDir } : {}) };
+  state.pods.push(recorded);
+  mkdirSync(paths.pod(name), { recursive: true });
+  save();
+  projectConfigMaps(pod);
+  projectDownwardVolumes(meta, downward);
+  return recorded;
+}
+
 /** Creates a pod's namespace on the node it is placed on (returned), runs its init containers to completion and starts its other containers. */
 async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save: () => void, say: (s: string) => void, result: ApplyResult, started: Proc[]): Promise<string> {
   const name = pod.metadata.name;
@@ -166,16 +184,7 @@ async function startPod(state: State, pod: Pod, baseEnv: NodeJS.ProcessEnv, save
     commands.set(c, command.args);
     if (command.note) say(command.note);
   }
-  const client = [...commands].find(([, args]) => args[0] === 'nsc')?.[0];
-  const connectionsDir = client ? containerEnv(pod, client, node).NSM_CONNECTIONS_DIR : undefined;
-  const meta = { name, namespace: pod.metadata.namespace ?? 'default', labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
-  const downward = downwardVolumesOf(pod, (v) => join(paths.pod(name), 'volumes', v));
-  const sandboxPod: SandboxPod = { name, netns, node, labels: meta.labels, namespace: meta.namespace, annotations: meta.annotations, downward, envs: {}, ...(connectionsDir ? { connectionsDir } : {}) };
-  state.pods.push(sandboxPod);
-  mkdirSync(paths.pod(name), { recursive: true });
-  save();
-  projectConfigMaps(pod);
-  projectDownwardVolumes(meta, downward);
+  const sandboxPod = recordPod(state, pod, netns, node, [...commands].find(([, args]) => args[0] === 'nsc')?.[0], save);
   for (const c of pod.spec.initContainers ?? []) {
     const args = commands.get(c);
     if (!args) {

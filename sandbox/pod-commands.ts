@@ -37,14 +37,13 @@ function parseChanges(args: string[]): Change[] {
 export function annotate(args: string[], say: Say): void {
   const { state, pod } = podOf(loadState(), args[0]);
   const changes = parseChanges(args.slice(1));
-  const annotations = { ...pod.annotations };
+  let annotations = { ...pod.annotations };
   const clash = changes.filter((c) => c.value !== undefined && Object.hasOwn(annotations, c.key) && annotations[c.key] !== c.value);
   if (clash.length > 0 && !args.includes('--overwrite')) {
     throw new NsmError('FAILED_PRECONDITION', `--overwrite is false but found the following declared annotation(s): ${clash.map((c) => `'${c.key}' already has a value (${annotations[c.key]})`).join('; ')}`);
   }
   for (const c of changes) {
-    if (c.value === undefined) delete annotations[c.key];
-    else annotations[c.key] = c.value;
+    annotations = c.value === undefined ? Object.fromEntries(Object.entries(annotations).filter(([k]) => k !== c.key)) : { ...annotations, [c.key]: c.value };
   }
   pod.annotations = annotations;
   saveState(state);

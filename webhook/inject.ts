@@ -217,23 +217,7 @@ function fingerprint(
   if (Array.isArray(containers)) {
     key += '|C';
     for (const c of containers) {
-      if (!isObject(c)) {
-        key += 'x';
-        continue;
-      }
-      const mounts = c.volumeMounts;
-      if (!Array.isArray(mounts)) {
-        key += 'n';
-        continue;
-      }
-      let flags = 0;
-      for (const m of mounts) {
-        if (!isObject(m)) continue;
-        if (m.mountPath === config.connectionsDir) flags |= 1;
-        if (m.mountPath === SOCKET_DIR) flags |= 2;
-        if (apiDir !== '' && m.mountPath === apiDir) flags |= 4;
-      }
-      key += String(flags);
+      key += isObject(c) ? mountFlags(c.volumeMounts, config.connectionsDir, apiDir) : 'x';
     }
   } else {
     key += '|-';
@@ -243,6 +227,19 @@ function fingerprint(
   const picked = partNames({ config, ...takenNames(spec) });
   for (const name of [picked.init, picked.sidecar, picked.socketVolume, picked.connectionsVolume, picked.podinfoVolume, picked.clientApiVolume]) key += `|${name.length}:${name}`;
   return key;
+}
+
+/** Which of the paths the parts mount into app containers (connections, socket, client API) a container's mounts already have, as one digit; `n` when it has no mount list. */
+function mountFlags(mounts: unknown, connectionsDir: string, apiDir: string): string {
+  if (!Array.isArray(mounts)) return 'n';
+  let flags = 0;
+  for (const m of mounts) {
+    if (!isObject(m)) continue;
+    if (m.mountPath === connectionsDir) flags |= 1;
+    if (m.mountPath === SOCKET_DIR) flags |= 2;
+    if (apiDir !== '' && m.mountPath === apiDir) flags |= 4;
+  }
+  return String(flags);
 }
 
 /** The container and volume names a pod spec already uses. */

@@ -1,4 +1,8 @@
+import { posix } from 'node:path';
 import type { ConfigOf } from '../sdk/config/types.ts';
+import { NsmError } from '../sdk/errors.ts';
+import { parseAddress } from '../sdk/grpc/address.ts';
+import { PODINFO_DIR, SOCKET_DIR } from './keys.ts';
 import type { injectionEnv } from './env.ts';
 
 export type NativeSidecarMode = 'auto' | 'on' | 'off';
@@ -22,7 +26,17 @@ export interface InjectionConfig {
   labels: Readonly<Record<string, string>>;
 }
 
+/** The client API's socket directory is a volume of its own: it cannot be one the other parts mount. */
+function checkClientApi(env: ConfigOf<typeof injectionEnv>): void {
+  if (env.NSM_SIDECAR_CLIENT_API === '') return;
+  const a = parseAddress(env.NSM_SIDECAR_CLIENT_API);
+  const dir = a.kind === 'unix' ? posix.dirname(a.path) : '';
+  const clash = dir === posix.normalize(env.NSM_CONNECTIONS_DIR) ? 'NSM_CONNECTIONS_DIR' : dir === SOCKET_DIR ? 'the forwarder socket\'s directory' : dir === PODINFO_DIR ? 'where the sidecar reads the pod\'s annotations' : undefined;
+  if (clash) throw new NsmError('INVALID_ARGUMENT', `NSM_SIDECAR_CLIENT_API: the socket's directory ${dir} is ${clash}; put the socket in a directory of its own, e.g. unix:///var/run/nsm/nsc.sock`);
+}
+
 export function injectionConfigFromEnv(env: ConfigOf<typeof injectionEnv>, nativeSidecar: boolean): InjectionConfig {
+  checkClientApi(env);
   return {
     annotation: env.NSM_ANNOTATION,
     initImage: env.NSM_INIT_IMAGE.trim() || env.NSM_SIDECAR_IMAGE.trim(),

@@ -27,10 +27,11 @@ export function goUnquote(quoted: string): string {
   const bytes: number[] = [];
   const encoder = new TextEncoder();
   for (let i = 0; i < body.length; i++) {
-    const ch = body[i];
+    const ch = String.fromCodePoint(body.codePointAt(i)!);
     if (ch === '"') throw new Error(`an unescaped " at position ${i + 1}`);
     if (ch !== '\\') {
       bytes.push(...encoder.encode(ch));
+      i += ch.length - 1;
       continue;
     }
     const e = body[++i];
@@ -72,7 +73,7 @@ export function parseDownwardMap(text: string): Record<string, string> {
     try {
       out[line.slice(0, eq)] = goUnquote(line.slice(eq + 1));
     } catch (err) {
-      throw new Error(`line ${i + 1} (${line.slice(0, eq)}): ${(err as Error).message}`);
+      throw new Error(`line ${i + 1} (${line.slice(0, eq)}): ${(err as Error).message}`, { cause: err });
     }
   });
   return out;

@@ -50,7 +50,7 @@ export function podProblemReporter(pod: PodRef, log: Logger, env: NodeJS.Process
     } catch (err) {
       if (told) return;
       told = true;
-      log.warn({ err: (err as Error).message.split('\n')[0] }, 'could not create an Event on the pod (the pod\'s service account needs create on events); problems are logged here');
+      log.warn({ err: (err as Error).message.split('\n')[0] }, 'could not create an Event on the pod; problems are logged here (in a cluster, the pod\'s service account needs create on events)');
     }
   };
 }

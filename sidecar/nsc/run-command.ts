@@ -13,6 +13,7 @@ import { clientApiAddress, DEFAULT_CLIENT_API, nscEnv } from './env.ts';
 import { watchFile } from './file-watch.ts';
 import { annotationFollower, NOT_FOLLOWED } from './follow-annotation.ts';
 import { watchForwarder } from './forwarder-monitor.ts';
+import type { KeptConnection } from './kept-connection.ts';
 import { KeptSet } from './kept-set.ts';
 import { podProblemReporter } from './pod-events.ts';
 import { clientSetup } from './setup.ts';
@@ -34,9 +35,10 @@ export default defineCommand({
     const stop = new AbortController();
     const board = monitor();
     // prom-client is loaded only when metrics are asked for: every pod runs this sidecar.
-    let set: KeptSet | undefined;
-    const metrics = config.NSM_METRICS_LISTEN_ON ? new (await import('./metrics.ts')).NscMetrics(() => set?.all ?? []) : undefined;
-    set = new KeptSet({ dial, name, dir: config.NSM_CONNECTIONS_DIR, requestTimeoutMs: config.NSM_REQUEST_TIMEOUT, log, signal: stop.signal, board, eventsOf: metrics && ((s) => metrics.eventsOf(s)) });
+    let kept: readonly KeptConnection[] = [];
+    const metrics = config.NSM_METRICS_LISTEN_ON ? new (await import('./metrics.ts')).NscMetrics(() => kept) : undefined;
+    const set = new KeptSet({ dial, name, dir: config.NSM_CONNECTIONS_DIR, requestTimeoutMs: config.NSM_REQUEST_TIMEOUT, log, signal: stop.signal, board, eventsOf: metrics && ((s) => metrics.eventsOf(s)) });
+    kept = set.all;
     const report = podProblemReporter({ name, namespace: config.POD_NAMESPACE }, log);
 
     const annotations = config.NSM_POD_ANNOTATIONS && await readFile(config.NSM_POD_ANNOTATIONS, 'utf8').catch(() => undefined);
