@@ -24,7 +24,8 @@ const isHelp = (a: string | undefined) => a === '--help' || a === '-h' || a === 
 
 async function usage(): Promise<string> {
   const summary = (load: Loader) => load().then((m) => m.default.summary, () => '(not part of this installation)');
-  const rows = await Promise.all(commands.map(async ([name, load]) => `  ${name.padEnd(10)}  ${await summary(load)}`));
+  const width = Math.max(...commands.map(([name]) => name.length));
+  const rows = await Promise.all(commands.map(async ([name, load]) => `  ${name.padEnd(width)}  ${await summary(load)}`));
   return ['nsm: Network Service Mesh for Kubernetes', '', 'usage: nsm <command> [--help]', '', 'commands:', ...rows, ''].join('\n');
 }
 

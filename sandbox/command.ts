@@ -11,6 +11,7 @@ import { loadState } from './state.ts';
 import { parsePoolSpec, type PoolSpec } from './device-pools.ts';
 import { runKubelet } from './kubelet/process.ts';
 import { annotate, exec } from './pod-commands.ts';
+import { liveDemo } from './live-demo.ts';
 
 /** The examples the demo can run, each with the nodes, the devices outside the cluster and the device pools it needs. */
 const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[]; pools?: PoolSpec[] }> = {
@@ -22,8 +23,9 @@ const DEMO_EXAMPLES: Record<string, { nodes: number; devices?: string[]; pools?:
   'device-pool': { nodes: 1, pools: [{ resource: 'nsm.example.com/radio', count: 2 }] },
   healing: { nodes: 1 },
   'service-chain': { nodes: 2 },
+  'live-connections': { nodes: 1 },
 };
-const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain', 'device-pool'];
+const DEFAULT_DEMO = ['kernel2kernel', 'kernel2ethernet2kernel', 'external-device', 'bridge-domain', 'device-pool', 'live-connections'];
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
 function demoExamples(args: string[]): string[] {
@@ -73,6 +75,7 @@ async function demo(examples: string[], keep: boolean, level: string): Promise<n
     const devices = [...new Set(examples.flatMap((e) => DEMO_EXAMPLES[e].devices ?? []))];
     await up(level, say, nodes, { devices, pools: examples.flatMap((e) => DEMO_EXAMPLES[e].pools ?? []) });
     for (const e of examples) await applyFiles([resolve(import.meta.dirname, '../examples', e)], level, say);
+    if (examples.includes('live-connections')) await liveDemo(say);
     const clients = () => loadState()!.pods.filter((p) => p.connectionsDir).length;
     const until = Date.now() + 10_000;
     while (connections(loadState()!).length < clients() && Date.now() < until) await sleep(100);

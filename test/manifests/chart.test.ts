@@ -108,6 +108,7 @@ t.test('the webhook Deployment', async (t) => {
     NSM_SIDECAR_REQUESTS_CPU: '100m',
     NSM_SIDECAR_REQUESTS_MEMORY: '40Mi',
     NSM_ENVS: '',
+    NSM_SIDECAR_CLIENT_API: 'unix:///var/run/nsm/nsc.sock',
     NSM_LOG_LEVEL: 'info',
   });
   const mount = c.volumeMounts.find((m: Obj) => m.name === 'tls');
@@ -128,6 +129,9 @@ t.test('the webhook Deployment', async (t) => {
   t.equal(custom.containers[0].env.find((e: Obj) => e.name === 'NSM_SIDECAR_METRICS_LISTEN_ON').value, ':9193', 'the injected sidecar serves metrics when the chart asks');
   const webhookSettings = (await (commands.find(([name]) => name === 'webhook')![1])()).default.env;
   t.ok('NSM_SIDECAR_METRICS_LISTEN_ON' in webhookSettings, 'a setting of nsm webhook');
+  const off = find(await render({ injection: { clientApi: '' } }), 'Deployment').spec.template.spec;
+  t.equal(off.containers[0].env.find((e: Obj) => e.name === 'NSM_SIDECAR_CLIENT_API').value, '', 'the client API can be turned off');
+  t.ok('NSM_SIDECAR_CLIENT_API' in webhookSettings, 'a setting of nsm webhook');
   t.notOk((await render(VARIANTS[6]?.[1])).some((o) => o.kind === 'PodDisruptionBudget'), 'PDB can be turned off');
 });
 
@@ -415,6 +419,7 @@ t.test('values.yaml meets values.schema.json and helm template refuses wrong val
     ['bad NSM_ENVS entry', { injection: { envs: ['NOEQUALS'] } }, /'\/injection\/envs\/0': 'NOEQUALS' does not match pattern/],
     ['nativeSidecar', { injection: { nativeSidecar: 'yes' } }, /'\/injection\/nativeSidecar': value must be one of/],
     ['privileged sidecar metrics port', { injection: { sidecarMetrics: { enabled: true, port: 80 } } }, /'\/injection\/sidecarMetrics\/port': minimum: got 80, want 1,024/],
+    ['client API over TCP', { injection: { clientApi: 'tcp://:5000' } }, /'\/injection\/clientApi': 'tcp:\/\/:5000' does not match pattern/],
   ];
   for (const [name, values, err] of bad) {
     await t.rejects(render(values), err, name);
