@@ -104,6 +104,8 @@ export function containerEnv(pod: Pod, container: Container, node = NODE): Recor
   env.NSM_CONNECT_TO ??= `unix://${forwarderSocket(node)}`;
   env.NSM_LISTEN_ON ??= `unix://${join(paths.nodeDir(node), 'endpoints', `${env.NSM_NAME || name}.sock`)}`;
   env.NSM_CONNECTIONS_DIR ??= join(paths.pod(name), 'connections');
+  // A client whose pod has no volume for it (an upstream image) serves its API in its pod's directory.
+  if (sandboxCommand(name, container)?.args.slice(0, 2).join(' ') === 'nsc run') env.NSM_CLIENT_API ??= `unix://${join(paths.pod(name), 'nsc.sock')}`;
   env.NSM_NAME ??= name;
   // On one host an endpoint answers within seconds; a client that waits a minute waits for
   // something that is not coming, and apply then fails with what it waited for.

@@ -36,6 +36,18 @@ t.test('container env: downward API, $(VAR), socket path mapped into the sandbox
   t.equal(containerEnv(out, out.spec.containers[1]).NSM_METRICS_LISTEN_ON, ':9093', 'the sidecar (nsc run) serves metrics in the pod\'s namespace');
 });
 
+t.test('container env: the live parts map into the pod\'s directory', async (t) => {
+  const out = injected(pod);
+  const run = containerEnv(out, out.spec.containers[1]);
+  t.equal(run.NSM_CLIENT_API, `unix://${paths.pod('alpine')}/volumes/nsm-client-api/nsc.sock`, 'the client API socket in the shared emptyDir');
+  t.equal(run.NSM_POD_ANNOTATIONS, `${paths.pod('alpine')}/volumes/nsm-podinfo/annotations`, 'the annotations file in the downward API volume');
+  t.equal(run.POD_NAMESPACE, 'default');
+  t.equal(containerEnv(out, out.spec.initContainers[0]).NSM_CLIENT_API, undefined, 'nsc init has no client API');
+  const own: Pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hand' }, spec: { containers: [{ name: 'c', command: ['nsm', 'nsc', 'run'] }, { name: 'e', command: ['nsm', 'nse'] }] } };
+  t.equal(containerEnv(own, own.spec.containers![0]).NSM_CLIENT_API, `unix://${paths.pod('hand')}/nsc.sock`, 'an nsc run without the volume: its pod\'s directory, never the host\'s /var/run/nsm');
+  t.equal(containerEnv(own, own.spec.containers![1]).NSM_CLIENT_API, undefined, 'only nsc run gets one');
+});
+
 t.test('deployments become named replicas; NetworkService spec is read as the CRD writes it', async (t) => {
   const pods = podsOf({ kind: 'Deployment', metadata: { name: 'nse' }, spec: { replicas: 2, template: { spec: { containers: [] } } } });
   t.same(pods.map((p) => p.metadata.name), ['nse-0', 'nse-1']);
