@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
 import { duration } from '../../sdk/config/index.ts';
+import { NsmError } from '../../sdk/errors.ts';
+import { parseAddress } from '../../sdk/grpc/address.ts';
+import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import { clientApiAddress, DEFAULT_CLIENT_API } from './env.ts';
 
 /** What the commands an application of the pod runs against the sidecar's client API need. */
@@ -6,3 +10,14 @@ export const clientApiEnv = {
   NSM_CLIENT_API: clientApiAddress(DEFAULT_CLIENT_API, 'the sidecar\'s client API socket (the webhook sets it in the sidecar; the same path in the pod\'s other containers)'),
   NSM_REQUEST_TIMEOUT: duration('15s', 'how long to wait for the sidecar\'s answer'),
 };
+
+/** A client of the sidecar's API; where there is no socket to dial, says so at once rather than after the timeout. */
+export function dialClientApi(config: { NSM_CLIENT_API: string; NSM_REQUEST_TIMEOUT: number }): Promise<NetworkServiceClient> {
+  const address = config.NSM_CLIENT_API;
+  if (address === '') throw new NsmError('INVALID_ARGUMENT', 'NSM_CLIENT_API is empty: set it to the sidecar\'s client API socket, e.g. unix:///var/run/nsm/nsc.sock');
+  const target = parseAddress(address);
+  if (target.kind === 'unix' && !existsSync(target.path)) {
+    throw new NsmError('UNAVAILABLE', `no sidecar client API at ${target.path}: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket`);
+  }
+  return NetworkServiceClient.dial(address, { dialTimeoutMs: config.NSM_REQUEST_TIMEOUT });
+}

@@ -1,9 +1,8 @@
 import { ConnectionEventType, Keys, MonitorScopeSelector, State, type Connection } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
 import { monitorConnections } from '../../sdk/grpc/monitor-client.ts';
-import { clientApiEnv } from './api-env.ts';
+import { clientApiEnv, dialClientApi } from './api-env.ts';
 
 const STATES: Record<number, string> = { [State.UP]: 'UP', [State.DOWN]: 'DOWN', [State.REFRESH_REQUESTED]: 'REFRESH', [State.RESELECT_REQUESTED]: 'RESELECT' };
 
@@ -28,8 +27,7 @@ export default defineCommand({
   summary: 'list the pod\'s connections, from its sidecar\'s client API (run in the pod)',
   env: clientApiEnv,
   async run(config) {
-    if (config.NSM_CLIENT_API === '') throw new NsmError('INVALID_ARGUMENT', 'NSM_CLIENT_API is empty: set it to the sidecar\'s client API socket, e.g. unix:///var/run/nsm/nsc.sock');
-    const client = await NetworkServiceClient.dial(config.NSM_CLIENT_API, { dialTimeoutMs: config.NSM_REQUEST_TIMEOUT });
+    const client = await dialClientApi(config);
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), config.NSM_REQUEST_TIMEOUT);
     try {

@@ -1,8 +1,7 @@
 import { Connection, kernelMechanism, memifMechanism, NsUrlError, parseNsUrl, type NsUrl } from '../../proto/api.ts';
 import { defineCommand } from '../../sdk/cli.ts';
 import { NsmError } from '../../sdk/errors.ts';
-import { NetworkServiceClient } from '../../sdk/grpc/networkservice-client.ts';
-import { clientApiEnv } from './api-env.ts';
+import { clientApiEnv, dialClientApi } from './api-env.ts';
 import { connectionRows, formatTable } from './list-command.ts';
 
 export default defineCommand({
@@ -18,7 +17,7 @@ export default defineCommand({
       if (err instanceof NsUrlError) throw new NsmError('INVALID_ARGUMENT', err.message);
       throw err;
     }
-    const client = await NetworkServiceClient.dial(config.NSM_CLIENT_API, { dialTimeoutMs: config.NSM_REQUEST_TIMEOUT });
+    const client = await dialClientApi(config);
     try {
       const conn = await client.request({
         connection: Connection.fromPartial({ networkService: url.service, labels: url.labels }),

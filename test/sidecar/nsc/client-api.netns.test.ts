@@ -28,8 +28,8 @@ function app(netns: string, env: Record<string, string>, ...steps: string[]): St
 /**
  * An application of the pod, in Python with grpcio and the networkservice protos compiled by
  * protoc (nothing of nsm's own code), requests a service through the sidecar's client API, sees
- * it in MonitorConnections and in `nsm nsc list`, refreshes it, is refused bad requests, and
- * closes it; another connection it asked for is closed when the sidecar stops.
+ * it in MonitorConnections and in `nsm nsc list`, keeps it across a sidecar restart, refreshes it,
+ * is refused bad requests, and closes it; another connection it asked for is closed when the sidecar stops.
  */
 t.test('an application requests and closes a network service through the sidecar\'s client API', { skip, timeout: 180_000 }, async (t) => {
   const p = uniquePrefix('ca');
@@ -51,7 +51,8 @@ t.test('an application requests and closes a network service through the sidecar
   const clientApi = `unix://${join(dir, 'api', 'nsc.sock')}`;
   const env = { NSM_NAME: 'c1', NSM_NETWORK_SERVICES: 'kernel://ca/nsm-1', NSM_CONNECT_TO: `unix://${sock}`, NSM_CONNECTIONS_DIR: conns, NSM_INIT_TIMEOUT: '15s' };
   t.equal((await runNsm(t, c1, ['nsc', 'init'], env)).code, 0);
-  const run = spawnNsm(t, c1, ['nsc', 'run'], { ...env, NSM_CLIENT_API: clientApi, NSM_REQUEST_TIMEOUT: '4s', NSM_LOG_LEVEL: 'info' });
+  const runEnv = { ...env, NSM_CLIENT_API: clientApi, NSM_REQUEST_TIMEOUT: '4s', NSM_LOG_LEVEL: 'info' };
+  let run = spawnNsm(t, c1, ['nsc', 'run'], runEnv);
   await waitFor('the client API', () => run.output().includes('serving the client API'), 15_000);
   t.equal(statSync(join(dir, 'api', 'nsc.sock')).mode & 0o777, 0o666, 'any user of the pod may connect');
   const py = { NSM_PROTO_PY: protoPy, NSM_CLIENT_API: clientApi };
@@ -67,6 +68,16 @@ t.test('an application requests and closes a network service through the sidecar
   const list = await runNsm(t, c1, ['nsc', 'list'], { NSM_CLIENT_API: clientApi });
   t.equal(list.code, 0, list.output);
   t.match(list.output, /^app-1\s+cb\s+\S+-ep\s+10\.246\.0\.\d+\/32\s+UP\s+c1-app-1$/m, 'nsm nsc list in the pod lists it');
+
+  const app1 = link(c1, 'app-1')?.ifindex;
+  run.child.kill('SIGKILL');
+  await run.exited;
+  run = spawnNsm(t, c1, ['nsc', 'run'], runEnv);
+  await waitFor('the restarted sidecar\'s client API', () => run.output().includes('serving the client API'), 15_000);
+  t.match(run.output(), /adopting a connection an application of the pod asked for/, 'a sidecar that crashed and was started again finds the application\'s connection in its file');
+  t.equal(link(c1, 'app-1')?.ifindex, app1, 'and keeps it: the same interface, not a new one');
+  const [relisted] = app(c1, py, 'list');
+  t.same((relisted.ok as Conn[]).map((c) => c.id), ['c1-0', 'c1-app-1'], 'the restarted sidecar reports it');
 
   const bad = app(c1, py, 'request:/x-1', 'request:cb/bad/name', 'request:cb/nsm-1', 'request:cb/lo', 'request:no-such-service/x-2');
   t.match(bad[0], { code: 'INVALID_ARGUMENT', details: /connection\.network_service is empty: name the network service/ }, 'no service');
