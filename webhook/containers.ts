@@ -157,12 +157,26 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
       { name: names.podinfoVolume, downwardAPI: { items: [{ path: ANNOTATIONS_FILE, fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.annotations' } }] } },
       ...(clientApiDir(config) ? [{ name: names.clientApiVolume, emptyDir: {} }] : []),
     ],
-    appMounts: [
+    appMounts: withClientApi(config, names, [
       { name: names.connectionsVolume, mountPath: config.connectionsDir, readOnly: true },
-      ...(clientApiDir(config) ? [{ name: names.clientApiVolume, mountPath: clientApiDir(config), readOnly: true }] : []),
       ...(input.urls.some((u) => u.mechanism === 'memif') ? [{ name: names.socketVolume, mountPath: SOCKET_DIR, readOnly: true }] : []),
-    ],
+    ]),
   };
+}
+
+const isBelow = (path: string, dir: string) => posix.relative(dir, path) !== '' && !posix.relative(dir, path).startsWith('..');
+
+/**
+ * An application container's mounts with the client API's directory added, read-only unless
+ * another of the mounts lies below it: the container runtime creates that mount point inside
+ * the client API's volume when the container starts, and in a read-only volume it cannot (the
+ * container would fail to start until the sidecar had made the directory).
+ */
+function withClientApi(config: InjectionConfig, names: PartNames, mounts: JsonObject[]): JsonObject[] {
+  const dir = clientApiDir(config);
+  if (!dir) return mounts;
+  const nested = mounts.some((m) => isBelow(String(m.mountPath), dir));
+  return [...mounts, { name: names.clientApiVolume, mountPath: dir, ...(nested ? {} : { readOnly: true }) }];
 }
 
 /** Injected parts with each item already serialised. */

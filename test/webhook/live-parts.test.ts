@@ -39,7 +39,8 @@ t.test('the sidecar gets the pod\'s annotations and serves the client API in a v
     t.same(spec.volumes.find((v) => v.name === 'nsm-client-api'), { name: 'nsm-client-api', emptyDir: {} }, 'an emptyDir for the client API socket');
     t.same(mountAt(sidecar, '/etc/nsm/podinfo'), { name: 'nsm-podinfo', mountPath: '/etc/nsm/podinfo', readOnly: true });
     t.same(mountAt(sidecar, '/var/run/nsm'), { name: 'nsm-client-api', mountPath: '/var/run/nsm' }, 'the sidecar writes its socket there');
-    t.same(mountAt(app, '/var/run/nsm'), { name: 'nsm-client-api', mountPath: '/var/run/nsm', readOnly: true }, 'the app reaches the socket at the same path');
+    t.same(mountAt(app, '/var/run/nsm'), { name: 'nsm-client-api', mountPath: '/var/run/nsm' }, 'the app reaches the socket at the same path, writable: the runtime makes the connections volume\'s mount point in it');
+    t.same(mountAt(app, '/var/run/nsm/connections'), { name: 'nsm-connections', mountPath: '/var/run/nsm/connections', readOnly: true }, 'the connections below it stay read-only');
     t.equal(mountAt(app, '/etc/nsm/podinfo'), undefined, 'the app does not get the sidecar\'s view of the annotations');
     t.equal(envOf(sidecar, 'NSM_POD_ANNOTATIONS')?.value, '/etc/nsm/podinfo/annotations');
     t.equal(envOf(sidecar, 'NSM_ANNOTATION')?.value, 'networkservicemesh.io');
