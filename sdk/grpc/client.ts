@@ -27,6 +27,7 @@ export interface Channel {
 
 export async function dial(address: string, options: DialOptions = {}): Promise<Channel> {
   const target = grpcTarget(parseAddress(address));
+  if (options.signal?.aborted) throw new NsmError('CANCELLED', `dialing ${address} was cancelled`);
   const client = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), { ...GRPC_COMMON_OPTIONS, ...options.channelOptions });
   const timeoutMs = options.dialTimeoutMs ?? 5000;
   try {
@@ -134,6 +135,8 @@ function unaryCall<Req, Res>(channel: Channel, service: ServiceDef, method: Meth
 /** A server-streaming call as an async iterable; errors surface as NsmError, abort cancels it. */
 export async function* serverStream<Req, Res>(channel: Channel, service: ServiceDef, method: MethodDef<Req, Res>, req: Req, options: CallOptions = {}): AsyncGenerator<Res> {
   const { signal } = options;
+  // An abort listener added after the abort never runs: the stream would stay open.
+  if (signal?.aborted) throw abortReason(signal, channel.target);
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   const call = channel.client.makeServerStreamRequest(
     methodPath(service, method), serialize(method.requestType), deserialize(method.responseType), req,
