@@ -30,7 +30,11 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
   });
   const inits = await Promise.all([0, 1, 2].map((i) => mesh.init(i, clients[i], `client-${i + 1}`, SERVICE, clientEnv(i))));
   for (const r of inits) t.equal(r.code, 0, r.output);
-  for (const i of [0, 1, 2]) spawnNsm(t, clients[i], ['nsc', 'run'], clientEnv(i));
+  const runs = [0, 1, 2].map((i) => spawnNsm(t, clients[i], ['nsc', 'run'], { ...clientEnv(i), NSM_LOG_LEVEL: 'info' }));
+  // With lifetimes this short, a connection nsc init made may expire before nsc run starts (a
+  // loaded machine): nsc run then requests it again. Either way the tests start once it keeps them.
+  await waitFor('each nsc run keeping its connection', () => runs.every((r) => r.output().includes('adopting the connection')), 20_000);
+  await waitFor('each client with its interface', () => clients.every((c) => interfaceOf(c)?.address), 20_000);
   const address = (i: number) => interfaceOf(clients[i])?.address ?? '';
 
   await t.test('each client joins the bridge of its own node, sized for the smallest path', async (t) => {
@@ -56,8 +60,11 @@ t.test('three nodes, one bridge each, one L2 domain: a full mesh without loops',
   await t.test('one broadcast reaches every other client exactly once, and nothing circulates', async (t) => {
     for (const from of [0, 2]) {
       const others = [0, 1, 2].filter((i) => i !== from);
+      // Unicast first: each path is up (a refresh may just have healed one) before one broadcast is counted.
+      await waitFor(`client ${from + 1} reaching each other client`, () => others.every((i) => pings(clients[from], address(i)).ok), 15_000);
       const counts = await countBroadcast(t, { netns: clients[from], ifname: 'nsm-1' }, '10.61.200.1', others.map((i) => ({ netns: clients[i], ifname: 'nsm-1' })));
-      t.same(counts.first, [1, 1], `from client ${from + 1}: one copy at each other client`);
+      const seen = `(links: ${[0, 1, 2].map((i) => `bridge ${i + 1} ${bridgePorts(bridges[i]).map((x) => `${x.ifname}${x.up ? '' : ' down'}`).join(' ')}`).join('; ')})`;
+      t.same(counts.first, [1, 1], `from client ${from + 1}: one copy at each other client ${seen}`);
       t.same(counts.later, [1, 1], 'and still one a few seconds later');
     }
   });
