@@ -21,7 +21,7 @@ t.test('memif2memif on one node: testpmd to testpmd through the socket the forwa
   const [node, ep, c1, c2] = ['node', 'ep', 'c1', 'c2'].map((n) => addNetns(t, `${p}-${n}`));
   const sock = `unix://${join(dir, 'nsm.sock')}`;
   const forwarder = spawnNsm(t, node, ['forwarder'], {
-    NSM_NAME: `${p}-fwd`, NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MEMIF_DIR: join(dir, 'memif'), NSM_MAX_TOKEN_LIFETIME: '10s',
+    NSM_NAME: `${p}-fwd`, NSM_LISTEN_ON: sock, NSM_PEER_LISTEN_ON: '', NSM_REGISTRY_DIR: join(dir, 'registry'), NSM_MEMIF_DIR: join(dir, 'memif'), NSM_MAX_TOKEN_LIFETIME: '60s',
   });
   await waitFor('the forwarder socket', () => isSocket(join(dir, 'nsm.sock')));
 
@@ -57,9 +57,11 @@ t.test('memif2memif on one node: testpmd to testpmd through the socket the forwa
 
   await t.test('the client application sends through the shared memory; the endpoint application receives it', async (t) => {
     const cpuBefore = cpuTicks(forwarder.child.pid!);
-    const client = testpmd(t, { netns: c1, role: 'client', socket: socketfile, id: Number(id), prefix: `${p}c`, seconds: 20 });
-    await sleep(4000);
-    await client.stop();
+    const client = testpmd(t, { netns: c1, role: 'client', socket: socketfile, id: Number(id), prefix: `${p}c`, seconds: 40 });
+    // testpmd takes seconds to start on a loaded machine: the run counts from the first packet received.
+    await waitFor('the first packets at the endpoint application', () => rxPackets(server.output()) > 0, 20_000).catch(() => {});
+    await sleep(2000);
+    await client.stop(5000, () => txPackets(client.output()) > 0 && rxPackets(server.output()) >= txPackets(client.output()));
     const cpuTicksUsed = cpuTicks(forwarder.child.pid!) - cpuBefore;
     const tx = txPackets(client.output());
     const rx = rxPackets(server.output());
