@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { duration } from '../../sdk/config/index.ts';
 import { NsmError } from '../../sdk/errors.ts';
 import { parseAddress } from '../../sdk/grpc/address.ts';
@@ -11,13 +12,19 @@ export const clientApiEnv = {
   NSM_REQUEST_TIMEOUT: duration('15s', 'how long to wait for the sidecar\'s answer'),
 };
 
-/** A client of the sidecar's API; where there is no socket to dial, says so at once rather than after the timeout. */
-export function dialClientApi(config: { NSM_CLIENT_API: string; NSM_REQUEST_TIMEOUT: number }): Promise<NetworkServiceClient> {
+/**
+ * A client of the sidecar's API. A sidecar that is starting has no socket yet: it is waited for
+ * up to NSM_REQUEST_TIMEOUT, then the error says where it was looked for.
+ */
+export async function dialClientApi(config: { NSM_CLIENT_API: string; NSM_REQUEST_TIMEOUT: number }): Promise<NetworkServiceClient> {
   const address = config.NSM_CLIENT_API;
   if (address === '') throw new NsmError('INVALID_ARGUMENT', 'NSM_CLIENT_API is empty: set it to the sidecar\'s client API socket, e.g. unix:///var/run/nsm/nsc.sock');
   const target = parseAddress(address);
-  if (target.kind === 'unix' && !existsSync(target.path)) {
-    throw new NsmError('UNAVAILABLE', `no sidecar client API at ${target.path}: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket`);
+  if (target.kind === 'unix') {
+    for (const until = Date.now() + config.NSM_REQUEST_TIMEOUT; !existsSync(target.path) && Date.now() < until;) await sleep(100);
+    if (!existsSync(target.path)) {
+      throw new NsmError('UNAVAILABLE', `no sidecar client API at ${target.path} within ${config.NSM_REQUEST_TIMEOUT} ms: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket`);
+    }
   }
   return NetworkServiceClient.dial(address, { dialTimeoutMs: config.NSM_REQUEST_TIMEOUT });
 }

@@ -17,5 +17,7 @@ t.test('npm start: the demo runs every scenario and prints client-to-client reac
   for (const [from, to] of [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]) {
     t.match(demo.stdout, new RegExp(`^bridge-domain\\s+domain-client-${from}\\s+node\\d\\s+domain-client-${to}\\s+node\\d\\s+10\\.61\\.\\d\\.2\\s+ok$`, 'm'), `client ${from} reaches client ${to}`);
   }
+  t.match(demo.stdout, /^live-client\s+node\d\s+nsm-2\s+172\.16\.11\.\d+\/32/m, 'the live client\'s annotation edited: its new interface');
+  t.match(demo.stdout, /^live-client\s+node\d\s+app-1\s+172\.16\.12\.\d+\/32/m, 'and the interface an application in it asked for');
   t.match(demo.stdout, /^sandbox removed/m, 'and takes the sandbox down');
 });

@@ -11,9 +11,9 @@ async function nsm(args: string[], env: Record<string, string> = {}) {
 
 t.test('nsc list, request and close say what is wrong before they dial', async (t) => {
   const missing = join(t.testdir(), 'nsc.sock');
-  const api = { NSM_CLIENT_API: `unix://${missing}` };
+  const api = { NSM_CLIENT_API: `unix://${missing}`, NSM_REQUEST_TIMEOUT: '300ms' };
   for (const args of [['nsc', 'list'], ['nsc', 'request', 'kernel://svc/app-1'], ['nsc', 'close', 'app-1']]) {
-    t.same(await nsm(args, api), { code: 1, out: `nsm ${args[0]} ${args[1]}: no sidecar client API at ${missing}: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket\n` }, `${args[1]}: no socket, no wait for the timeout`);
+    t.same(await nsm(args, api), { code: 1, out: `nsm ${args[0]} ${args[1]}: no sidecar client API at ${missing} within 300 ms: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket\n` }, `${args[1]}: no socket within the timeout (a sidecar still starting gets that long)`);
     t.match(await nsm(args, { NSM_CLIENT_API: '' }), { code: 2, out: /NSM_CLIENT_API is empty: set it to the sidecar's client API socket/ }, `${args[1]}: an empty NSM_CLIENT_API`);
     t.match(await nsm(args, { NSM_CLIENT_API: 'tcp://127.0.0.1:1' }), { code: 2, out: /NSM_CLIENT_API.*the client API is served on a unix socket in a volume of the pod/ }, `${args[1]}: not a unix socket`);
   }
