@@ -164,7 +164,10 @@ function buildParts(input: PartsInput, names: PartNames): InjectedParts {
   };
 }
 
-const isBelow = (path: string, dir: string) => posix.relative(dir, path) !== '' && !posix.relative(dir, path).startsWith('..');
+const isBelow = (path: string, dir: string) => {
+  const rel = posix.relative(dir, path);
+  return rel !== '' && !rel.startsWith('..');
+};
 
 /**
  * An application container's mounts with the client API's directory added, read-only unless

@@ -20,11 +20,13 @@ export async function dialClientApi(config: { NSM_CLIENT_API: string; NSM_REQUES
   const address = config.NSM_CLIENT_API;
   if (address === '') throw new NsmError('INVALID_ARGUMENT', 'NSM_CLIENT_API is empty: set it to the sidecar\'s client API socket, e.g. unix:///var/run/nsm/nsc.sock');
   const target = parseAddress(address);
+  const until = Date.now() + config.NSM_REQUEST_TIMEOUT;
   if (target.kind === 'unix') {
-    for (const until = Date.now() + config.NSM_REQUEST_TIMEOUT; !existsSync(target.path) && Date.now() < until;) await sleep(100);
+    while (!existsSync(target.path) && Date.now() < until) await sleep(100);
     if (!existsSync(target.path)) {
       throw new NsmError('UNAVAILABLE', `no sidecar client API at ${target.path} within ${config.NSM_REQUEST_TIMEOUT} ms: run this in a container of a pod the webhook injected (the sidecar serves it there), or set NSM_CLIENT_API to its socket`);
     }
   }
-  return NetworkServiceClient.dial(address, { dialTimeoutMs: config.NSM_REQUEST_TIMEOUT });
+  // One budget for both waits: the socket's file, then the sidecar answering on it.
+  return NetworkServiceClient.dial(address, { dialTimeoutMs: Math.max(1000, until - Date.now()) });
 }
